@@ -12,13 +12,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+import PySide6  # noqa: F401  (before qasync: it would pick PyQt6, which finplot pulls in)
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
 T = TypeVar("T")
-
-Arun = Callable[..., Any]
 
 
 @pytest.fixture(scope="session")

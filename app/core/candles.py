@@ -1,0 +1,296 @@
+"""Candles as the dashboard holds them: append-only numpy columns, no Qt.
+
+`CandleStore` keeps six contiguous float64 columns (t, o, h, l, c, v) so a
+chart can slice the visible range with `searchsorted` and hand numpy views to
+the painter without copying.  Growth is by a fixed factor of 1.25 (not
+doubling) so the slack stays small: at most 48 * 1.25 = 60 bytes per stored
+candle, under the 64-byte budget.  Growth happens only in `append`/`extend`,
+never while painting, and `reserve()` lets a caller that knows its size skip
+it altogether.
+
+Dedupe rule (the dashboard must never draw a candle twice):
+
+* a candle newer than `last_timestamp` is appended;
+* a candle with exactly `last_timestamp` replaces the last bar (a live feed
+  updating the forming candle, or the same candle delivered again after a
+  reconnect); an identical re-delivery changes nothing, not even `version`;
+* an older candle is refused (`AppendResult.STALE`) and the store is unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+__all__ = ["AppendResult", "Candle", "CandleStore"]
+
+_FIELDS = ("o", "h", "l", "c", "v")
+_GROWTH = 1.25
+_MIN_CAPACITY = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV bar; `timestamp` is the bar's open time in unix seconds."""
+
+    timestamp: float
+    o: float
+    h: float
+    l: float  # noqa: E741 - the protocol's field name
+    c: float
+    v: float
+
+    def to_entry(self, sym: str | None = None) -> dict[str, Any]:
+        """The protocol's `ohlcv` entry for this candle."""
+        entry: dict[str, Any] = {
+            "timestamp": self.timestamp,
+            "o": self.o,
+            "h": self.h,
+            "l": self.l,
+            "c": self.c,
+            "v": self.v,
+        }
+        if sym is not None:
+            entry["sym"] = sym
+        return entry
+
+    @classmethod
+    def from_entry(
+        cls, entry: Mapping[str, Any], *, default_timestamp: float | None = None
+    ) -> Candle:
+        """Build a candle from a protocol `ohlcv` entry (extra keys ignored).
+
+        The protocol makes `timestamp` optional; a chart cannot place a bar
+        without one, so a missing timestamp needs `default_timestamp`.
+        """
+        values: dict[str, float] = {}
+        for name in _FIELDS:
+            raw = entry.get(name)
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                raise ValueError(f"ohlcv entry field {name!r} must be a number, got {raw!r}")
+            values[name] = float(raw)
+        ts = entry.get("timestamp", default_timestamp)
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+            raise ValueError(f"ohlcv entry needs a numeric 'timestamp', got {ts!r}")
+        return cls(float(ts), **values)
+
+
+class AppendResult(Enum):
+    """What `CandleStore.append` did with a candle (see the module's dedupe rule)."""
+
+    APPENDED = "appended"
+    REPLACED = "replaced"
+    UNCHANGED = "unchanged"
+    STALE = "stale"
+
+
+class CandleStore:
+    """Append-only OHLCV columns with a change counter.
+
+    `t`, `o`, `h`, `l`, `c`, `v` are views of the first `len(store)` rows of
+    the backing arrays.  A view taken before an append that grows the store
+    keeps showing the old rows; readers re-read the columns when `version`
+    changes.
+    """
+
+    __slots__ = ("_buf", "_epoch", "_n", "_version")
+
+    def __init__(self, capacity: int = _MIN_CAPACITY) -> None:
+        # One (6, capacity) block: a single allocation, and each row is a
+        # contiguous column, so views and searchsorted stay cheap.
+        self._buf = np.empty((6, max(int(capacity), 1)), dtype=np.float64)
+        self._n = 0
+        self._version = 0
+        self._epoch = 0
+
+    # ----------------------------------------------------------------- reading
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def version(self) -> int:
+        """Bumps on every change; a view compares it to skip work."""
+        return self._version
+
+    @property
+    def epoch(self) -> int:
+        """Bumps on `clear()`: a view's caches of earlier rows are then invalid.
+
+        Between two epochs the store only appends or replaces its last candle.
+        """
+        return self._epoch
+
+    @property
+    def capacity(self) -> int:
+        return int(self._buf.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the backing arrays (including unused capacity)."""
+        return int(self._buf.nbytes)
+
+    @property
+    def t(self) -> np.ndarray:
+        return self._buf[0, : self._n]
+
+    @property
+    def o(self) -> np.ndarray:
+        return self._buf[1, : self._n]
+
+    @property
+    def h(self) -> np.ndarray:
+        return self._buf[2, : self._n]
+
+    @property
+    def l(self) -> np.ndarray:  # noqa: E743 - the protocol's field name
+        return self._buf[3, : self._n]
+
+    @property
+    def c(self) -> np.ndarray:
+        return self._buf[4, : self._n]
+
+    @property
+    def v(self) -> np.ndarray:
+        return self._buf[5, : self._n]
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        """(t, o, h, l, c, v) views, taken together so they agree on length."""
+        n = self._n
+        b = self._buf
+        return b[0, :n], b[1, :n], b[2, :n], b[3, :n], b[4, :n], b[5, :n]
+
+    @property
+    def last_timestamp(self) -> float | None:
+        return float(self._buf[0, self._n - 1]) if self._n else None
+
+    def __getitem__(self, index: int) -> Candle:
+        n = self._n
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"candle index {index} out of range for {n} candles")
+        col = self._buf[:, index]
+        return Candle(*(float(x) for x in col))
+
+    def last(self) -> Candle | None:
+        return self[-1] if self._n else None
+
+    def index_range(self, t0: float, t1: float) -> tuple[int, int]:
+        """Half-open index range [i0, i1) of candles with t0 <= timestamp <= t1."""
+        t = self._buf[0, : self._n]
+        i0 = int(np.searchsorted(t, t0, side="left"))
+        i1 = int(np.searchsorted(t, t1, side="right"))
+        return i0, max(i0, i1)
+
+    def index_at(self, timestamp: float) -> int | None:
+        """Index of the candle whose time is `timestamp` or the last one before it."""
+        if not self._n:
+            return None
+        i = int(np.searchsorted(self._buf[0, : self._n], timestamp, side="right")) - 1
+        return i if i >= 0 else None
+
+    # ----------------------------------------------------------------- writing
+    def reserve(self, capacity: int) -> None:
+        """Make room for `capacity` candles now, so later appends never copy."""
+        if capacity > self.capacity:
+            self._resize(int(capacity))
+
+    def append(self, candle: Candle) -> AppendResult:
+        ts = candle.timestamp
+        if not math.isfinite(ts):
+            raise ValueError(f"candle timestamp must be finite, got {ts!r}")
+        n = self._n
+        if n:
+            last_ts = self._buf[0, n - 1]
+            if ts < last_ts:
+                return AppendResult.STALE
+            if ts == last_ts:
+                row = (ts, candle.o, candle.h, candle.l, candle.c, candle.v)
+                col = self._buf[:, n - 1]
+                if all(col[k] == row[k] for k in range(6)):
+                    return AppendResult.UNCHANGED
+                col[:] = row
+                self._version += 1
+                return AppendResult.REPLACED
+        if n == self._buf.shape[1]:
+            self._grow(n + 1)
+        self._buf[:, n] = (ts, candle.o, candle.h, candle.l, candle.c, candle.v)
+        self._n = n + 1
+        self._version += 1
+        return AppendResult.APPENDED
+
+    def extend(self, candles: Iterable[Candle]) -> int:
+        """Append many candles under the dedupe rule; returns how many were added."""
+        items = candles if isinstance(candles, list) else list(candles)
+        if not items:
+            return 0
+        count = len(items)
+        block = np.fromiter(
+            (x for cd in items for x in (cd.timestamp, cd.o, cd.h, cd.l, cd.c, cd.v)),
+            dtype=np.float64,
+            count=count * 6,
+        ).reshape(count, 6)
+        return self.extend_arrays(*block.T)
+
+    def extend_arrays(
+        self,
+        t: np.ndarray,
+        o: np.ndarray,
+        h: np.ndarray,
+        l: np.ndarray,  # noqa: E741 - the protocol's field name
+        c: np.ndarray,
+        v: np.ndarray,
+    ) -> int:
+        """Bulk append from columns; returns how many candles were added.
+
+        A batch that is strictly increasing and newer than the store is
+        copied in one go; anything else goes through `append` one by one so
+        the dedupe rule holds exactly.
+        """
+        t = np.asarray(t, dtype=np.float64)
+        k = int(t.shape[0])
+        if k == 0:
+            return 0
+        n = self._n
+        ordered = bool(np.all(np.isfinite(t))) and (k == 1 or bool(np.all(t[1:] > t[:-1])))
+        if not ordered or (n and t[0] <= self._buf[0, n - 1]):
+            added = 0
+            cols = [np.asarray(x, dtype=np.float64) for x in (o, h, l, c, v)]
+            for i in range(k):
+                r = self.append(Candle(float(t[i]), *(float(col[i]) for col in cols)))
+                added += r is AppendResult.APPENDED
+            return added
+        if n + k > self._buf.shape[1]:
+            self._grow(n + k)
+        buf = self._buf
+        buf[0, n : n + k] = t
+        buf[1, n : n + k] = o
+        buf[2, n : n + k] = h
+        buf[3, n : n + k] = l
+        buf[4, n : n + k] = c
+        buf[5, n : n + k] = v
+        self._n = n + k
+        self._version += 1
+        return k
+
+    def clear(self) -> None:
+        self._n = 0
+        self._version += 1
+        self._epoch += 1
+
+    def _grow(self, needed: int) -> None:
+        cap = self._buf.shape[1]
+        self._resize(max(needed, int(cap * _GROWTH) + 1, _MIN_CAPACITY))
+
+    def _resize(self, capacity: int) -> None:
+        new = np.empty((6, capacity), dtype=np.float64)
+        new[:, : self._n] = self._buf[:, : self._n]
+        self._buf = new
+
+    def __repr__(self) -> str:
+        return f"CandleStore(len={self._n}, version={self._version}, capacity={self.capacity})"

@@ -1,0 +1,175 @@
+"""The dashboard's state as a whole: one server connection, its sessions, the open views.
+
+Qt-free: the GUI (app.ui) and the tests drive the same object. Every network call
+runs as an asyncio task on whatever loop is current (qasync's in the GUI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.core import fields
+from app.core.link import SessionRunner
+from app.core.server import ServerMonitor, ServerState
+from app.core.session import Mode, SessionModel, SessionSpec
+from app.core.sessions import SessionsStore
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[str, str | None], Any]
+
+
+def default_client(url: str, key: str | None) -> Any:
+    from app.api import LayerScale
+
+    # Short timeouts: the dashboard polls, and a hung call must turn into a banner soon.
+    return LayerScale(url, api_key=key, timeout=15.0)
+
+
+def resolve_key(url: str) -> str | None:
+    """The licence key for `url`: the keyring helper when present, else the environment."""
+    try:
+        from app.secrets import resolve_key as keyring_resolve
+    except ImportError:
+        return os.environ.get("LAYERSCALE_LICENSE_KEY") or None
+    try:
+        return keyring_resolve(url)
+    except Exception as exc:  # keyring unavailable: fall back, never crash the GUI
+        log.info("key lookup failed (%s); using the environment", type(exc).__name__)
+        return os.environ.get("LAYERSCALE_LICENSE_KEY") or None
+
+
+@dataclass
+class OpenSession:
+    model: SessionModel
+    runner: SessionRunner
+    task: asyncio.Task[None]
+
+
+class Dashboard:
+    def __init__(
+        self,
+        url: str,
+        *,
+        key: str | None = None,
+        client_factory: ClientFactory = default_client,
+        poll_interval: float = 1.5,
+    ) -> None:
+        self.client_factory = client_factory
+        self.poll_interval = poll_interval
+        self.url = url
+        self._key = key
+        self.server = ServerState(url)
+        self.sessions = SessionsStore()
+        self.client: Any = None
+        self.monitor: ServerMonitor | None = None
+        self._monitor_task: asyncio.Task[None] | None = None
+        self.open: list[OpenSession] = []
+        self.version = 0  # bumps when the set of open sessions changes
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self._key)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"Dashboard(url={self.url!r}, open={len(self.open)})"
+
+    # ------------------------------------------------------------------ connection
+    def start(self) -> None:
+        """Create the client and start polling (call from a running loop)."""
+        self.client = self.client_factory(self.url, self._key)
+        self.monitor = ServerMonitor(self.client, self.server, self.sessions, self.poll_interval)
+        self._monitor_task = asyncio.ensure_future(self.monitor.run())
+
+    async def connect(self, url: str, key: str | None = None) -> None:
+        """Switch to another server: closes every open session view first."""
+        await self.stop()
+        self.url, self._key = url, key
+        self.server = ServerState(url)
+        self.sessions = SessionsStore()
+        self.version += 1
+        self.start()
+
+    async def stop(self) -> None:
+        for item in list(self.open):
+            await self.close_session(item.model)
+        if self._monitor_task is not None:
+            self._monitor_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._monitor_task
+            self._monitor_task = None
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await self.client.aclose()
+            self.client = None
+
+    def poke(self) -> None:
+        if self.monitor is not None:
+            self.monitor.poke()
+
+    # ------------------------------------------------------------------ sessions
+    def find(self, session_id: str) -> OpenSession | None:
+        return next((o for o in self.open if o.model.session_id == session_id), None)
+
+    def _open_model(self, model: SessionModel) -> SessionModel:
+        runner = SessionRunner(self.client, model, on_session_id=self._renamed)
+        task = asyncio.ensure_future(runner.run())
+        self.open.append(OpenSession(model, runner, task))
+        self.version += 1
+        return model
+
+    def _renamed(self, old: str, new: str) -> None:
+        if old in self.sessions.known_types:
+            self.sessions.known_types[new] = self.sessions.known_types[old]
+        self.version += 1
+        self.poke()
+
+    async def create_session(self, spec: SessionSpec, *, open_view: bool = True) -> SessionModel:
+        info = await self.client.sessions.create(**spec.create_kwargs())
+        sid = str(fields.get(info, "session_id"))
+        self.sessions.known_types[sid] = spec.type
+        self.poke()
+        model = SessionModel(sid, spec.type, mode=Mode.OWNED, spec=spec)
+        return self._open_model(model) if open_view else model
+
+    def open_session(self, session_id: str, type_: str | None = None) -> SessionModel:
+        """Open a view of a session (ours if we created it in this run, else observe)."""
+        existing = self.find(session_id)
+        if existing is not None:
+            return existing.model
+        row = self.sessions.rows.get(session_id)
+        stype = type_ or (row.type if row else None) or "ohlcv"
+        return self._open_model(SessionModel(session_id, stype, mode=Mode.EXTERNAL))
+
+    async def close_session(self, model: SessionModel) -> None:
+        item = next((o for o in self.open if o.model is model), None)
+        if item is None:
+            return
+        model.closed_by_user = True
+        item.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await item.task
+        self.open.remove(item)
+        self.version += 1
+
+    async def delete_session(self, session_id: str) -> None:
+        item = self.find(session_id)
+        if item is not None:
+            await self.close_session(item.model)
+        # The server frees the cache on its engine thread, behind queued work: allow time.
+        await self.client.sessions.delete(session_id, timeout=60.0)
+        self.sessions.known_types.pop(session_id, None)
+        self.poke()
+
+    def attach_feed(self, model: SessionModel, feed: Any, name: str) -> None:
+        item = next(o for o in self.open if o.model is model)
+        item.runner.attach_feed(feed, name)
+
+    def runner_for(self, model: SessionModel) -> SessionRunner:
+        return next(o.runner for o in self.open if o.model is model)

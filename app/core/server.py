@@ -1,0 +1,152 @@
+"""What the dashboard knows about the server it is connected to, and the poll loop.
+
+One loop (`ServerMonitor.run`) checks health and the model list until the server
+is usable, then lists sessions every `interval` seconds. Any failure turns into a
+banner (unreachable / key rejected / loading / error) and a retry with capped
+exponential backoff; the banner clears by itself on the first success, so the
+user never has to press anything when the cause goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from app.core import fields
+from app.core.problems import Diagnosis, Problem, diagnose
+from app.core.sessions import SessionsStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Banner:
+    problem: Problem
+    title: str
+    detail: str
+
+
+def banner_for(d: Diagnosis, url: str) -> Banner:
+    if d.problem is Problem.UNREACHABLE:
+        return Banner(d.problem, f"Server unreachable at {url}", d.message)
+    if d.problem is Problem.AUTH:
+        what = "missing or invalid" if d.status == 401 else "not allowed (expired?)"
+        return Banner(
+            d.problem,
+            f"Licence key rejected ({d.status}): key {what}",
+            "Set the key for this server (Server > Licence keys, or LAYERSCALE_LICENSE_KEY). "
+            + d.message,
+        )
+    if d.problem is Problem.LOADING:
+        return Banner(d.problem, "Server is starting: model still loading (503)", d.message)
+    return Banner(d.problem, f"Server error{f' ({d.status})' if d.status else ''}", d.message)
+
+
+class ServerState:
+    """Connection status, health and model of the current server. Bumps `version` on change."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.status = "connecting"  # connecting | ok | problem
+        self.banner: Banner | None = None
+        self.model: str | None = None
+        self.health: dict[str, Any] = {}
+        self.retry_at: float | None = None  # monotonic time of the next attempt while failing
+        self.last_ok: float | None = None
+        self.failures = 0
+        self.version = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def retry_in(self, now: float | None = None) -> float | None:
+        if self.retry_at is None:
+            return None
+        return max(0.0, self.retry_at - (time.monotonic() if now is None else now))
+
+    def set_ok(self, model: str | None = None, health: dict[str, Any] | None = None) -> None:
+        changed = not self.ok or (model is not None and model != self.model)
+        self.status, self.banner, self.retry_at, self.failures = "ok", None, None, 0
+        if model is not None:
+            self.model = model
+        if health is not None:
+            self.health = health
+        self.last_ok = time.time()
+        if changed:
+            self.version += 1
+
+    def set_problem(self, exc: BaseException, retry_in: float | None) -> Banner:
+        banner = banner_for(diagnose(exc), self.url)
+        self.status, self.banner = "problem", banner
+        self.failures += 1
+        self.retry_at = None if retry_in is None else time.monotonic() + retry_in
+        self.version += 1
+        return banner
+
+
+def backoff(failures: int, base: float = 0.5, cap: float = 8.0) -> float:
+    """Capped exponential backoff with jitter (failures >= 1)."""
+    delay = min(cap, base * 2 ** max(0, failures - 1))
+    return delay * random.uniform(0.8, 1.2)
+
+
+class ServerMonitor:
+    def __init__(
+        self,
+        client: Any,
+        state: ServerState,
+        sessions: SessionsStore,
+        interval: float = 1.5,
+        health_every: float = 10.0,
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.sessions = sessions
+        self.interval = interval
+        self.health_every = health_every
+        self._wake = asyncio.Event()
+        self._last_health = 0.0
+
+    def poke(self) -> None:
+        """Poll now (after a create/delete, or a user's Retry)."""
+        self._wake.set()
+
+    async def check_health(self) -> None:
+        health = await self.client.health()
+        model = fields.get(health, "model")
+        if model is None:
+            models = await self.client.models()
+            data = fields.get(models, "data") or []
+            model = fields.get(data[0], "id") if data else None
+        dump = health.model_dump() if hasattr(health, "model_dump") else dict(health or {})
+        self.state.set_ok(model=model, health=dump)
+        self._last_health = time.monotonic()
+
+    async def poll_once(self) -> None:
+        if not self.state.ok or time.monotonic() - self._last_health > self.health_every:
+            await self.check_health()
+        listing = await self.client.sessions.list()
+        # health is not authenticated; listing sessions is what proves the key works
+        self.state.set_ok()
+        await self.sessions.apply_listing(listing, self.client)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+                delay = self.interval
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure becomes a banner, never a crash
+                delay = backoff(self.state.failures + 1)
+                banner = self.state.set_problem(exc, delay)
+                log.info("server poll failed: %s", banner.title)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)

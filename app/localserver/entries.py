@@ -1,0 +1,116 @@
+"""Stream entries: per-type validation (all-or-nothing) and rendering as text for the model."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import APIError
+
+STREAM_TYPES = ("ohlcv", "iot", "spatial", "event", "vitals")
+
+# field -> kind ("num", "int", "str"); order is the rendering order.
+REQUIRED: dict[str, dict[str, str]] = {
+    "ohlcv": {"o": "num", "h": "num", "l": "num", "c": "num", "v": "num"},
+    "iot": {"sid": "str", "val": "num", "lo": "num", "hi": "num"},
+    "spatial": {"x": "num", "y": "num", "z": "num", "spd": "num", "hdg": "num"},
+    "event": {"src": "str", "sev": "int", "cat": "str", "cnt": "int"},
+    "vitals": {"hr": "num", "bp_s": "num", "bp_d": "num", "spo2": "num", "temp": "num"},
+}
+OPTIONAL: dict[str, dict[str, str]] = {
+    "ohlcv": {"timestamp": "num", "sym": "str"},
+    "iot": {"timestamp": "num"},
+    "spatial": {"timestamp": "num"},
+    "event": {"timestamp": "num"},
+    "vitals": {"timestamp": "num"},
+}
+_KIND_NAMES = {"num": "a number", "int": "an integer", "str": "a string"}
+
+
+def _fits(kind: str, value: Any) -> bool:
+    # bool is an int subclass in Python but never a valid number on the wire.
+    if isinstance(value, bool):
+        return False
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def validate_entries(stream_type: str, data: Any, param: str = "data") -> list[dict[str, Any]]:
+    """Check every entry before accepting any, so a batch is all-or-nothing.
+
+    Returns normalised copies holding only the known fields (extra keys are ignored).
+    """
+    if not isinstance(data, list):
+        raise APIError(400, f"{param} must be a list of entries", code="invalid_type", param=param)
+    required = REQUIRED[stream_type]
+    optional = OPTIONAL[stream_type]
+    clean: list[dict[str, Any]] = []
+    for index, entry in enumerate(data):
+        where = f"{param}[{index}]"
+        if not isinstance(entry, dict):
+            raise APIError(
+                422, f"{where}: entry must be an object", code="invalid_entry", param=where
+            )
+        out: dict[str, Any] = {}
+        for name, kind in required.items():
+            if name not in entry or entry[name] is None:
+                raise APIError(
+                    422,
+                    f"{where}.{name}: field '{name}' is required for {stream_type} entries",
+                    code="missing_field",
+                    param=f"{where}.{name}",
+                )
+            out[name] = _checked(stream_type, where, name, kind, entry[name])
+        for name, kind in optional.items():
+            if entry.get(name) is not None:
+                out[name] = _checked(stream_type, where, name, kind, entry[name])
+        clean.append(out)
+    return clean
+
+
+def _checked(stream_type: str, where: str, name: str, kind: str, value: Any) -> Any:
+    if not _fits(kind, value):
+        raise APIError(
+            422,
+            f"{where}.{name}: must be {_KIND_NAMES[kind]} for {stream_type} entries, "
+            f"got {type(value).__name__}",
+            code="invalid_value",
+            param=f"{where}.{name}",
+        )
+    return int(value) if kind == "int" else value
+
+
+def fmt_number(value: float) -> str:
+    """Compact, stable rendering: few tokens, no float noise like 150.70000000000002."""
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text if text not in {"", "-0"} else "0"
+
+
+def _fmt_time(ts: float) -> str:
+    # Time of day only: every digit is a token for this tokenizer, and a full date
+    # would double the cost of each entry.
+    moment = datetime.fromtimestamp(ts, UTC)
+    return moment.strftime("%H:%M:%S" if moment.second else "%H:%M")
+
+
+def render_entry(stream_type: str, entry: dict[str, Any]) -> str:
+    """One line of text per entry; the model reads these lines as the session's data."""
+    parts: list[str] = []
+    if "timestamp" in entry:
+        parts.append(_fmt_time(entry["timestamp"]))
+    if stream_type == "ohlcv" and "sym" in entry:
+        parts.append(str(entry["sym"]))
+    for name, kind in REQUIRED[stream_type].items():
+        value = entry[name]
+        if stream_type == "ohlcv":
+            # "O150" is one token cheaper per field than "o=150" and reads as well.
+            parts.append(f"{name.upper()}{fmt_number(value)}")
+        else:
+            parts.append(f"{name}={value if kind == 'str' else fmt_number(value)}")
+    return " ".join(parts) + "\n"

@@ -1,0 +1,44 @@
+"""Per-session event fan-out to SSE and WebSocket subscribers.
+
+Publishing may happen on the model worker thread; delivery always happens on the event
+loop (call_soon_threadsafe), into one bounded queue per subscriber. A subscriber that
+falls too far behind loses its oldest events rather than stalling the processor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+SUBSCRIBER_QUEUE = 1000
+CLOSED = {"type": "__closed__"}
+
+
+class EventHub:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._subscribers.discard(queue)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Thread-safe: callable from the model worker."""
+        self._loop.call_soon_threadsafe(self._deliver, event)
+
+    def close(self) -> None:
+        """Tell every subscriber the session is gone (the WS closes with 4404)."""
+        self._loop.call_soon_threadsafe(self._deliver, CLOSED)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        for queue in list(self._subscribers):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(event)

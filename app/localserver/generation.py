@@ -1,0 +1,143 @@
+"""Running generations on the worker, for sessions and for the stateless endpoints,
+with token streaming bridged from the worker thread to an asyncio queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import config
+from .engine import Engine
+from .errors import APIError, ContextFullError
+from .sessions import QueryResult, Segment, Session
+from .state import ServerState
+
+
+class Cancelled(Exception):
+    """Raised inside the worker when the streaming client went away."""
+
+
+@dataclass
+class PromptPlan:
+    """Tokens to decode after the session's current end (the part not already cached)."""
+
+    tokens: list[int]
+    reused: int = 0
+
+
+def clamp_generate_tokens(value: int | None, default: int = config.DEFAULT_GENERATE_MAX_TOKENS
+                          ) -> int:
+    return max(1, min(value or default, config.MAX_GENERATE_TOKENS))
+
+
+def plan_rendered(engine: Engine, session: Session, rendered: str) -> PromptPlan:
+    """Chat rendering on a session: reuse the session's tokens when the rendering starts
+    with them, else place the rendering after the data."""
+    tokens = engine.tokenize(rendered, add_special=False, parse_special=True)
+    cached = session.tokens()
+    if cached and len(tokens) > len(cached) and tokens[: len(cached)] == cached:
+        return PromptPlan(tokens[len(cached):], reused=len(cached))
+    return PromptPlan(tokens)
+
+
+def run_stateless(engine: Engine, scratch: Session, prompt_tokens: list[int], max_tokens: int,
+                  stop: list[str], on_token: Callable[[int, str, int], None] | None
+                  ) -> QueryResult:
+    """worker: a one-shot prompt on the scratch sequence, keeping the prompt cached so a
+    following request that shares its beginning decodes only the difference."""
+    if not prompt_tokens:
+        raise APIError(400, "prompt is empty", code="empty_prompt", param="prompt")
+    if len(prompt_tokens) >= scratch.context:
+        raise ContextFullError(
+            f"prompt of {len(prompt_tokens)} tokens does not fit the context of "
+            f"{scratch.context}")
+    cached = scratch.tokens()
+    common = 0
+    for a, b in zip(cached, prompt_tokens, strict=False):
+        if a != b:
+            break
+        common += 1
+    common = min(common, len(prompt_tokens) - 1)  # the last token is decoded for logits
+    engine.seq_rm(scratch.seq, common, -1)
+    scratch.segments = [Segment("text", prompt_tokens[:common])] if common else []
+    scratch.n_tokens = common
+    body = prompt_tokens[common:-1]
+    if body:
+        engine.decode(scratch.seq, body, common, want_logits=False)
+        scratch.segments.append(Segment("text", body))
+        scratch.n_tokens += len(body)
+    return scratch.query(engine, prompt_tokens[-1:], max_tokens, stop=stop, on_token=on_token)
+
+
+class TokenStream:
+    """Collects tokens produced on the worker and hands them to an async consumer."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.cancelled = False
+
+    def on_token(self, token: int, piece: str, pos: int) -> None:
+        if self.cancelled:
+            raise Cancelled()
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, ("token", (token, piece, pos)))
+
+    async def run(self, job: asyncio.Future[Any]) -> AsyncIterator[tuple[str, Any]]:
+        """Yield ("token", (id, piece, pos)) items, then ("done", result) or raise."""
+        job.add_done_callback(lambda _f: self._queue.put_nowait(("end", None)))
+        try:
+            while True:
+                kind, item = await self._queue.get()
+                if kind == "token":
+                    yield kind, item
+                    continue
+                # Tokens queued before the job finished were delivered first (FIFO).
+                yield "done", job.result()
+                return
+        finally:
+            if not job.done():
+                self.cancelled = True
+
+
+def submit(state: ServerState, fn: Callable[..., Any], *args: Any, **kwargs: Any
+           ) -> asyncio.Future[Any]:
+    return asyncio.ensure_future(state.worker.call(fn, *args, **kwargs))
+
+
+@dataclass
+class ChatJob:
+    """A prompt ready for the worker: on a session (cache reuse) or the scratch sequence."""
+
+    state: ServerState
+    session: Session | None
+    tokens: list[int]
+    reused: int = 0
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.reused + len(self.tokens)
+
+    def run(self, max_tokens: int, stop: list[str],
+            on_token: Callable[[int, str, int], None] | None = None) -> QueryResult:
+        """worker"""
+        engine = self.state.require_engine()
+        if self.session is not None:
+            if self.session.deleted:
+                raise APIError(404, f"session {self.session.id} not found",
+                               code="session_not_found")
+            return self.session.query(engine, self.tokens, max_tokens, stop=stop,
+                                      on_token=on_token)
+        assert self.state.scratch is not None
+        return run_stateless(engine, self.state.scratch, self.tokens, max_tokens, stop,
+                             on_token)
+
+
+def chat_job(state: ServerState, session_id: str | None, rendered: str) -> ChatJob:
+    engine = state.require_engine()
+    if session_id:
+        session = state.sessions().get(session_id)
+        plan = plan_rendered(engine, session, rendered)
+        return ChatJob(state, session, plan.tokens, plan.reused)
+    return ChatJob(state, None, engine.tokenize(rendered, add_special=False, parse_special=True))

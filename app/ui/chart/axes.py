@@ -1,0 +1,238 @@
+"""Axes and grid of the candle chart, built to cost almost nothing per frame.
+
+pyqtgraph's AxisItem regenerates a QPicture of its ticks whenever the range
+changes (every new candle while following), measuring every label and
+replaying the picture each frame; here that cost about 1-2 ms per axis per
+frame.  `FastAxis` keeps AxisItem's place in the plot layout and its mouse
+handling, but paints itself: a few tick values, each label a cached
+`QStaticText`.  The grid is a separate item that draws all its lines with a
+single `drawLines` call at the axes' tick values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.Qt.internals import PrimitiveArray
+from PySide6.QtCore import QLineF, QPointF, QRectF
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QStaticText, QTransform
+
+__all__ = ["FastAxis", "GridItem", "PriceAxis", "VolumeAxis", "price_decimals", "short_number"]
+
+Tick = tuple[float, str]
+
+
+def short_number(v: float) -> str:
+    a = abs(v)
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            return f"{v / div:.3g}{suffix}"
+    return f"{v:.3g}" if a < 1000 else f"{v:.0f}"
+
+
+def price_decimals(price: float) -> int:
+    """Decimals that show about five significant digits, at least two."""
+    if price == 0 or not math.isfinite(price):
+        return 2
+    return max(2, min(8, -math.floor(math.log10(abs(price))) + 4))
+
+
+def nice_step(raw: float, multiples: tuple[float, ...] = (1, 2, 2.5, 5, 10)) -> float:
+    """Smallest 'round' step (1, 2, 2.5, 5 x 10^k) at least `raw`."""
+    if not raw > 0 or not math.isfinite(raw):
+        return 1.0
+    mag = 10 ** math.floor(math.log10(raw))
+    return next(m * mag for m in multiples if m * mag >= raw * (1 - 1e-9))
+
+
+class FastAxis(pg.AxisItem):
+    """An AxisItem that paints its own ticks from `ticks(lo, hi, length_px)`."""
+
+    def __init__(
+        self, orientation: str, *, text: str, line: str, font: QFont, min_px: float = 46.0
+    ) -> None:
+        super().__init__(orientation)
+        # With auto SI prefix on, every range change re-sets the (unused) axis
+        # title's HTML and re-lays out the plot.
+        self.enableAutoSIPrefix(False)
+        self._text_pen = QPen(QColor(text))
+        self._line_pen = pg.mkPen(line)
+        self._font = QFont(font)
+        self.min_px = min_px
+        self._static: dict[str, QStaticText] = {}
+        self._key: tuple[float, ...] | None = None
+        self._ticks: list[Tick] = []
+
+    # Subclasses say where ticks go and what they read.
+    def ticks(self, lo: float, hi: float, length_px: float) -> list[Tick]:
+        raise NotImplementedError
+
+    def data_key(self) -> tuple[float, ...]:
+        """Extra cache key: what besides the range changes the ticks."""
+        return ()
+
+    def length_px(self) -> float:
+        geo = self.geometry()
+        return geo.width() if self.orientation in ("top", "bottom") else geo.height()
+
+    def tick_list(self) -> list[Tick]:
+        lo, hi = self.range
+        length = self.length_px()
+        key = (lo, hi, length, *self.data_key())
+        if key != self._key:
+            self._ticks = self.ticks(lo, hi, length) if hi > lo and length > 0 else []
+            self._key = key
+        return self._ticks
+
+    def invalidate(self) -> None:
+        self._key = None
+        self.update()
+
+    def _static_text(self, label: str) -> QStaticText:
+        st = self._static.get(label)
+        if st is None:
+            if len(self._static) > 512:
+                self._static.clear()
+            st = QStaticText(label)
+            st.prepare(QTransform(), self._font)
+            self._static[label] = st
+        return st
+
+    def paint(self, p: QPainter, opt: object, widget: object) -> None:
+        rect = self.mapRectFromParent(self.geometry())
+        lo, hi = self.range
+        p.setPen(self._line_pen)
+        horizontal = self.orientation in ("top", "bottom")
+        if horizontal:
+            p.drawLine(QLineF(rect.left(), rect.top(), rect.right(), rect.top()))
+        else:
+            p.drawLine(QLineF(rect.left(), rect.top(), rect.left(), rect.bottom()))
+        if hi > lo:
+            ticks = self.tick_list()
+            length = rect.width() if horizontal else rect.height()
+            scale = length / (hi - lo)
+            p.setFont(self._font)
+            for value, label in ticks:
+                st = self._static_text(label)
+                size = st.size()
+                if horizontal:
+                    x = rect.left() + (value - lo) * scale
+                    p.setPen(self._line_pen)
+                    p.drawLine(QLineF(x, rect.top(), x, rect.top() + 4))
+                    left = min(max(x - size.width() / 2, rect.left()), rect.right() - size.width())
+                    p.setPen(self._text_pen)
+                    p.drawStaticText(QPointF(left, rect.top() + 5), st)
+                else:
+                    y = rect.bottom() - (value - lo) * scale
+                    if not rect.top() + size.height() / 2 <= y <= rect.bottom() - size.height() / 2:
+                        continue
+                    p.setPen(self._line_pen)
+                    p.drawLine(QLineF(rect.left(), y, rect.left() + 4, y))
+                    p.setPen(self._text_pen)
+                    p.drawStaticText(QPointF(rect.left() + 7, y - size.height() / 2), st)
+        self.paint_overlay(p, rect)
+
+    def paint_overlay(self, p: QPainter, rect: QRectF) -> None:
+        """Drawn on top of the axis every frame (e.g. a price tag)."""
+
+
+class PriceAxis(FastAxis):
+    """Right price axis: round steps, one precision for all labels, last-price tag."""
+
+    def __init__(self, *, text: str, line: str, font: QFont) -> None:
+        super().__init__("right", text=text, line=line, font=font, min_px=42.0)
+        self._tag: tuple[float, str, QColor] | None = None
+
+    def ticks(self, lo: float, hi: float, length_px: float) -> list[Tick]:
+        step = nice_step((hi - lo) * self.min_px / length_px)
+        first = math.ceil(lo / step)
+        values = [k * step for k in range(first, math.floor(hi / step) + 1)]
+        need = max(0, -math.floor(math.log10(step) + 1e-9) + (1 if _is_quarter(step) else 0))
+        decimals = max(need, price_decimals(max(abs(lo), abs(hi))))
+        return [(v, f"{v:,.{decimals}f}") for v in values]
+
+    def set_tag(self, price: float, text: str, color: QColor) -> None:
+        if self._tag != (price, text, color):
+            self._tag = (price, text, color)
+            self.update()
+
+    def paint_overlay(self, p: QPainter, rect: QRectF) -> None:
+        lo, hi = self.range
+        if self._tag is None or not hi > lo:
+            return
+        price, text, color = self._tag
+        y = rect.bottom() - (price - lo) * rect.height() / (hi - lo)
+        if not rect.top() <= y <= rect.bottom():
+            return
+        box = QRectF(rect.left(), y - 8, rect.width(), 16)
+        p.fillRect(box, color)
+        st = self._static_text(text)
+        p.setPen(QColor("#ffffff"))
+        p.drawStaticText(QPointF(rect.left() + 7, y - st.size().height() / 2), st)
+
+
+def _is_quarter(step: float) -> bool:
+    mantissa = step / 10 ** math.floor(math.log10(step) + 1e-9)
+    return abs(mantissa - 2.5) < 1e-6
+
+
+class VolumeAxis(FastAxis):
+    """Volume axis: at most two round labels, the pane is short."""
+
+    def __init__(self, *, text: str, line: str, font: QFont) -> None:
+        super().__init__("right", text=text, line=line, font=font)
+
+    def ticks(self, lo: float, hi: float, length_px: float) -> list[Tick]:
+        if hi <= 0:
+            return []
+        step = nice_step(hi / 2.5, (1, 2, 5, 10))
+        if step * 1 > hi * 0.95:
+            step = nice_step(hi / 5, (1, 2, 5, 10))
+        return [(step * k, short_number(step * k)) for k in (1, 2) if step * k <= hi * 0.95]
+
+
+class GridItem(pg.GraphicsObject):
+    """Horizontal lines at the price axis's ticks, vertical at the time axis's."""
+
+    def __init__(self, price_axis: FastAxis, time_axis: FastAxis, color: str) -> None:
+        super().__init__()
+        self._axes = (price_axis, time_axis)
+        self._pen = pg.mkPen(color)
+        self._lines = PrimitiveArray(QLineF, 4)
+        self._key: tuple[object, ...] | None = None
+        self.setZValue(-100)
+
+    def boundingRect(self) -> QRectF:
+        vb = self.getViewBox()
+        return vb.viewRect() if vb is not None else QRectF()
+
+    def viewRangeChanged(self) -> None:
+        self.prepareGeometryChange()
+        self.update()
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        (x0, x1), (y0, y1) = vb.viewRange()
+        price_axis, time_axis = self._axes
+        ys = [v for v, _ in price_axis.tick_list()]
+        xs = [v for v, _ in time_axis.tick_list()]
+        key = (x0, x1, y0, y1, ys, xs)
+        if key != self._key:
+            self._lines.resize(len(ys) + len(xs))
+            arr = self._lines.ndarray()
+            if ys:
+                arr[: len(ys)] = np.column_stack(
+                    (np.full(len(ys), x0), ys, np.full(len(ys), x1), ys)
+                )
+            if xs:
+                arr[len(ys) :] = np.column_stack(
+                    (xs, np.full(len(xs), y0), xs, np.full(len(xs), y1))
+                )
+            self._key = key
+        if len(self._lines):
+            p.setPen(self._pen)
+            p.drawLines(*self._lines.drawargs())

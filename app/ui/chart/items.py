@@ -1,0 +1,237 @@
+"""Graphics items of the candle chart: candles, volume bars, flash-answer markers.
+
+Candles and volume paint only the visible bars (from `VisibleBars`), and
+draw them with four (candles) or two (volume) batch calls: wicks with one
+`drawLines`, bodies with one `drawRects` per colour, straight from numpy
+buffers wrapped by pyqtgraph's `PrimitiveArray` (no QPicture, no per-bar
+Python calls).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.Qt.internals import PrimitiveArray
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF
+
+from app.core.candles import CandleStore
+from app.ui.chart.lod import Bins, CandleLod, level_for
+from app.ui.chart.style import ChartStyle
+
+__all__ = ["CandleItem", "Marker", "MarkerItem", "VisibleBars", "VolumeItem"]
+
+_BODY_FRACTION = 0.7
+
+
+class VisibleBars:
+    """The bars the panes show for the current x range and pane width, cached.
+
+    Shared by the candle and volume items and by the y-range fit, so one
+    frame computes them once.
+    """
+
+    def __init__(self, lod: CandleLod) -> None:
+        self.lod = lod
+        self._key: tuple[int, int, int, int] | None = None
+        self._bins: Bins | None = None
+
+    def get(self, x0: float, x1: float, width_px: float) -> Bins:
+        per_px = (x1 - x0) / max(1.0, width_px)
+        level = level_for(per_px)
+        k = 1 << level
+        # Widen to whole bins so the edge bars do not change while panning.
+        i0 = (max(0, math.floor(x0)) >> level) << level
+        i1 = ((math.ceil(x1) + 1 + k - 1) >> level) << level
+        key = (self.lod.version, level, i0, i1)
+        if key != self._key or self._bins is None:
+            self._bins = self.lod.bins(level, i0, i1)
+            self._key = key
+        return self._bins
+
+
+class _BarsItem(pg.GraphicsObject):
+    """Common parts: bounds, view lookup, the shared VisibleBars."""
+
+    def __init__(self, bars: VisibleBars, style: ChartStyle) -> None:
+        super().__init__()
+        self._bars = bars
+        self._style = style
+        self._bounds = QRectF()
+
+    def set_bounds(self, rect: QRectF) -> None:
+        if rect != self._bounds:
+            self.prepareGeometryChange()
+            self._bounds = QRectF(rect)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def visible(self) -> Bins | None:
+        vb = self.getViewBox()
+        if vb is None:
+            return None
+        (x0, x1), _ = vb.viewRange()
+        return self._bars.get(x0, x1, vb.width())
+
+
+class CandleItem(_BarsItem):
+    def __init__(self, bars: VisibleBars, style: ChartStyle) -> None:
+        super().__init__(bars, style)
+        self._wicks = [PrimitiveArray(QLineF, 4), PrimitiveArray(QLineF, 4)]
+        self._bodies = [PrimitiveArray(QRectF, 4), PrimitiveArray(QRectF, 4)]
+        self._pens = [pg.mkPen(style.up), pg.mkPen(style.down)]
+        self._brushes = [pg.mkBrush(style.up_body), pg.mkBrush(style.down_body)]
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        bins = self.visible()
+        if bins is None or len(bins) == 0:
+            return
+        w = bins.width * _BODY_FRACTION
+        rising = bins.c >= bins.o
+        for side, mask in enumerate((rising, ~rising)):
+            x, o, h, lo, c = bins.x[mask], bins.o[mask], bins.h[mask], bins.l[mask], bins.c[mask]
+            m = int(x.shape[0])
+            if m == 0:
+                continue
+            wicks = self._wicks[side]
+            wicks.resize(m)
+            lines = wicks.ndarray()
+            lines[:, 0] = x
+            lines[:, 1] = lo
+            lines[:, 2] = x
+            lines[:, 3] = h
+            bodies = self._bodies[side]
+            bodies.resize(m)
+            rects = bodies.ndarray()
+            rects[:, 0] = x - w / 2
+            np.minimum(o, c, out=rects[:, 1])
+            rects[:, 2] = w
+            np.abs(c - o, out=rects[:, 3])
+            p.setPen(self._pens[side])
+            p.drawLines(*wicks.drawargs())
+            p.setBrush(self._brushes[side])
+            p.drawRects(*bodies.drawargs())
+
+
+class VolumeItem(_BarsItem):
+    def __init__(self, bars: VisibleBars, style: ChartStyle) -> None:
+        super().__init__(bars, style)
+        self._rects = [PrimitiveArray(QRectF, 4), PrimitiveArray(QRectF, 4)]
+        self._brushes = [pg.mkBrush(style.up_volume), pg.mkBrush(style.down_volume)]
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        bins = self.visible()
+        if bins is None or len(bins) == 0:
+            return
+        w = bins.width * _BODY_FRACTION
+        rising = bins.c >= bins.o
+        p.setPen(Qt.PenStyle.NoPen)
+        for side, mask in enumerate((rising, ~rising)):
+            x, v = bins.x[mask], bins.v[mask]
+            m = int(x.shape[0])
+            if m == 0:
+                continue
+            arr = self._rects[side]
+            arr.resize(m)
+            rects = arr.ndarray()
+            rects[:, 0] = x - w / 2
+            rects[:, 1] = 0.0
+            rects[:, 2] = w
+            rects[:, 3] = v
+            p.setBrush(self._brushes[side])
+            p.drawRects(*arr.drawargs())
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    timestamp: float
+    label: str
+    color: QColor
+
+
+class MarkerItem(pg.GraphicsObject):
+    """Flash-answer markers: a dashed line over the price pane (`line` mode) or
+    a flag on the time axis at the bottom of the volume pane (`flag` mode).
+
+    Drawn in device pixels so flags keep their size at any zoom.
+    """
+
+    def __init__(
+        self, store: CandleStore, markers: list[Marker], style: ChartStyle, mode: str
+    ) -> None:
+        super().__init__()
+        self._store = store
+        self._markers = markers
+        self._style = style
+        self._mode = mode
+        self._font = QFont()
+        self._font.setPointSizeF(7.5)
+
+    def boundingRect(self) -> QRectF:
+        vb = self.getViewBox()
+        return vb.viewRect() if vb is not None else QRectF()
+
+    def viewRangeChanged(self) -> None:
+        self.prepareGeometryChange()
+        self.update()
+
+    def positions(self) -> list[tuple[float, Marker]]:
+        """(x, marker) for markers on or after the first candle."""
+        t = self._store.t
+        if not self._markers or t.shape[0] == 0:
+            return []
+        stamps = np.fromiter((m.timestamp for m in self._markers), dtype=np.float64)
+        idx = np.searchsorted(t, stamps, side="right") - 1
+        return [(float(i), m) for i, m in zip(idx.tolist(), self._markers, strict=True) if i >= 0]
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        view = vb.viewRect()
+        tr = p.transform()
+        p.save()
+        p.resetTransform()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setFont(self._font)
+        top = tr.map(QPointF(view.left(), view.bottom())).y()
+        bottom = tr.map(QPointF(view.left(), view.top())).y()
+        y_top, y_bottom = min(top, bottom), max(top, bottom)
+        label_end = -math.inf
+        right_px = max(tr.map(QPointF(view.left(), 0)).x(), tr.map(QPointF(view.right(), 0)).x())
+        for x, marker in sorted(self.positions(), key=lambda xm: xm[0]):
+            if not view.left() <= x <= view.right():
+                continue
+            px = tr.map(QPointF(x, view.top())).x()
+            color = QColor(marker.color)
+            if self._mode == "line":
+                faint = QColor(color)
+                faint.setAlpha(110)
+                pen = QPen(faint, 1, Qt.PenStyle.DashLine)
+                pen.setCosmetic(True)
+                p.setPen(pen)
+                p.drawLine(QPointF(px, y_top), QPointF(px, y_bottom))
+                width = p.fontMetrics().horizontalAdvance(marker.label)
+                # Near the right edge the label goes left of its line.
+                left = px + 4 if px + 4 + width <= right_px else px - 4 - width
+                if marker.label and left > label_end:
+                    # Labels that would overlap the previous one are left to the readout.
+                    p.setPen(color)
+                    p.drawText(QPointF(left, y_top + 12), marker.label)
+                    label_end = left + width + 4
+            else:
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(QBrush(color))
+                flag = QPolygonF(
+                    [
+                        QPointF(px - 5, y_bottom),
+                        QPointF(px + 5, y_bottom),
+                        QPointF(px, y_bottom - 8),
+                    ]
+                )
+                p.drawPolygon(flag)
+        p.restore()

@@ -1,0 +1,214 @@
+"""The flash panel: each query's latest answer, confidence, version, freshness and history."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.confidence import level, odds
+from app.core.flash import Answer, FlashQueryState
+from app.core.session import SessionModel
+from app.ui import theme
+
+HEADERS = ("Query", "Answer", "Confidence", "Version", "State", "Age")
+C_QUERY, C_ANSWER, C_CONF, C_VERSION, C_STATE, C_AGE = range(6)
+GAP_ROLE = Qt.ItemDataRole.UserRole + 1
+QID_ROLE = Qt.ItemDataRole.UserRole + 2
+BAR_FULL_GAP = 6.0  # a gap this large fills the bar (p ~ 0.998)
+
+
+def fmt_age(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class ConfidenceDelegate(QStyledItemDelegate):
+    """Gap and odds as text over a bar coloured by level."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        gap = index.data(GAP_ROLE)
+        if gap is None:
+            super().paint(painter, option, index)
+            return
+        gap = float(gap)
+        rect = QRect(option.rect).adjusted(3, 4, -3, -4)  # type: ignore[attr-defined]
+        painter.save()
+        painter.fillRect(rect, QColor(theme.RAISED))
+        bar = QRect(rect)
+        bar.setWidth(int(rect.width() * min(1.0, gap / BAR_FULL_GAP)))
+        colour = QColor(theme.LEVEL_COLOURS[level(gap).value])
+        colour.setAlpha(170)
+        painter.fillRect(bar, colour)
+        painter.setPen(QColor(theme.TEXT))
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), f"{gap:.2f}  p {odds(gap):.2f}")
+        painter.restore()
+
+
+class FlashPanel(QWidget):
+    add_requested = Signal(str)
+    remove_requested = Signal(int)
+    flipped = Signal(str, str, str)  # query, before, after (for tray notifications)
+
+    def __init__(self, model: SessionModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(list(HEADERS))
+        self.tree.setRootIsDecorated(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setItemDelegateForColumn(C_CONF, ConfidenceDelegate(self.tree))
+        self.tree.setWordWrap(False)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(C_QUERY, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(C_ANSWER, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((C_CONF, 118), (C_VERSION, 56), (C_STATE, 52), (C_AGE, 50)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            self.tree.setColumnWidth(col, width)
+        self.new_query = QLineEdit(placeholderText="Add a flash query, e.g. Is the trend bullish?")
+        self.add_btn = QPushButton("Add")
+        self.remove_btn = QPushButton("Remove")
+        self.notify = QCheckBox("Notify on flip")
+        self.notify.setToolTip("Show a tray notification when a query's answer changes")
+        self.add_btn.clicked.connect(self._add)
+        self.new_query.returnPressed.connect(self._add)
+        self.remove_btn.clicked.connect(self._remove)
+        row = QHBoxLayout()
+        row.addWidget(self.new_query, 1)
+        row.addWidget(self.add_btn)
+        row.addWidget(self.remove_btn)
+        row.addWidget(self.notify)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(row)
+        self._items: dict[int, QTreeWidgetItem] = {}
+        self._seen_version = -1
+        self._seen_data_version = -1
+        self._last_tick = 0.0
+        self.set_writable(True)
+
+    def set_writable(self, writable: bool) -> None:
+        for w in (self.new_query, self.add_btn, self.remove_btn):
+            w.setEnabled(writable)
+
+    def _add(self) -> None:
+        text = self.new_query.text().strip()
+        if text:
+            self.add_requested.emit(text)
+            self.new_query.clear()
+
+    def _remove(self) -> None:
+        item = self.tree.currentItem()
+        while item is not None and item.parent() is not None:
+            item = item.parent()
+        if item is not None:
+            self.remove_requested.emit(int(item.data(0, QID_ROLE)))
+
+    def refresh(self) -> None:
+        m = self.model
+        board = m.board
+        for flip in board.take_flips():
+            self.flipped.emit(flip.query, flip.before, flip.after)
+        now_mono = time.monotonic()
+        changed = board.version != self._seen_version or m.data_version != self._seen_data_version
+        if not changed and now_mono - self._last_tick < 1.0:
+            return
+        self._last_tick = now_mono
+        now = time.time()
+        if changed:
+            self._seen_version, self._seen_data_version = board.version, m.data_version
+            for qid in list(self._items):
+                if qid not in board.queries:
+                    item = self._items.pop(qid)
+                    self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
+            for qid, q in board.queries.items():
+                item = self._items.get(qid)
+                if item is None:
+                    item = self._items[qid] = QTreeWidgetItem(self.tree)
+                    item.setData(0, QID_ROLE, qid)
+                self._fill(item, q, now)
+        else:
+            for qid, q in board.queries.items():
+                item = self._items.get(qid)
+                if item is not None:
+                    item.setText(C_AGE, fmt_age(q.age(now)))
+                    for i, past in enumerate(q.history):
+                        if i < item.childCount():
+                            item.child(i).setText(C_AGE, fmt_age(now - past.received_at))
+
+    def _fill(self, item: QTreeWidgetItem, q: FlashQueryState, now: float) -> None:
+        item.setText(C_QUERY, q.query)
+        item.setToolTip(C_QUERY, q.query)
+        self._answer_cells(item, q.latest, now, current=True)
+        if q.flips:
+            item.setToolTip(C_ANSWER, f"{q.flips} flip(s); last: {q.last_flip[0]!r} → "
+                            f"{q.last_flip[1]!r}" if q.last_flip else "")
+        fresh = q.is_fresh(self.model.data_version)
+        if q.latest is None:
+            item.setText(C_STATE, "waiting")
+            item.setForeground(C_STATE, QBrush(QColor(theme.MUTED)))
+        else:
+            item.setText(C_STATE, "fresh" if fresh else "stale")
+            item.setForeground(C_STATE, QBrush(QColor(theme.OK if fresh else theme.WARN)))
+            behind = self.model.data_version - q.latest.data_version
+            item.setToolTip(C_STATE, "answered at the current data version" if fresh else
+                            f"{behind} data update(s) behind (now v{self.model.data_version})")
+        history = list(q.history)
+        while item.childCount() > len(history):
+            item.removeChild(item.child(item.childCount() - 1))
+        for i, past in enumerate(history):
+            child = item.child(i) if i < item.childCount() else QTreeWidgetItem(item)
+            child.setText(C_QUERY, "earlier")
+            child.setForeground(C_QUERY, QBrush(QColor(theme.MUTED)))
+            self._answer_cells(child, past, now, current=False)
+
+    @staticmethod
+    def _answer_cells(item: QTreeWidgetItem, a: Answer | None, now: float, current: bool) -> None:
+        if a is None:
+            for col in (C_ANSWER, C_VERSION, C_AGE):
+                item.setText(col, "–")
+            item.setData(C_CONF, GAP_ROLE, None)
+            item.setText(C_CONF, "–")
+            return
+        text = " ".join(a.value.split()) or "(empty)"
+        item.setText(C_ANSWER, text)
+        item.setToolTip(C_ANSWER, a.value)
+        colour = theme.LEVEL_COLOURS[a.level.value] if current else theme.MUTED
+        item.setForeground(C_ANSWER, QBrush(QColor(colour)))
+        item.setData(C_CONF, GAP_ROLE, a.confidence)
+        item.setText(C_CONF, "" if a.confidence is not None else "–")
+        item.setText(C_VERSION, f"v{a.data_version}")
+        item.setText(C_AGE, fmt_age(max(0.0, now - a.received_at)))
+
+    def query_count(self) -> int:
+        return self.tree.topLevelItemCount()
+
+    def answer_text(self, qid: int) -> Any:
+        item = self._items.get(qid)
+        return item.text(C_ANSWER) if item else None

@@ -1,0 +1,225 @@
+"""`layerscale-dashboard` GUI entry: main(argv) -> exit code.
+
+    layerscale-dashboard [--server URL] [--demo] [--replay FILE.csv [--speed X]]
+                         [--screenshot FILE.png --quit-after SECONDS]
+
+The window opens at once; starting the bundled server (--demo, or --replay without
+--server) and creating sessions happen afterwards on the qasync loop, with their
+progress in the status bar, so the GUI never waits on the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import qasync
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.core.dashboard import Dashboard, resolve_key
+from app.core.session import SessionModel, SessionSpec
+from app.ui import theme  # first: pins the Qt binding (see app/ui/__init__.py)
+from app.ui.main_window import MainWindow
+from app.ui.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+DEMO_PROMPT = (
+    "You are a market analyst. Each line below is one OHLCV candle (open, high, low, close, "
+    "volume), oldest first. Answer briefly, starting with yes or no."
+)
+DEMO_BACKLOG = 40  # candles played at once so the chart and the model start with some history
+DEMO_QUERIES = ("Is the trend bullish? Answer yes or no.",
+                "Is volume increasing? Answer yes or no.")
+
+
+def demo_spec() -> SessionSpec:
+    return SessionSpec(type="ohlcv", prompt=DEMO_PROMPT, context=4096, window_size=60,
+                       flash=DEMO_QUERIES, flash_max_tokens=8, mark_prefix=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="layerscale-dashboard",
+                                description="Desktop dashboard for LayerScale servers.")
+    p.add_argument("--server", metavar="URL", help=f"server to connect to (default {DEFAULT_URL})")
+    p.add_argument("--demo", action="store_true",
+                   help="start the bundled server if none answers, create a demo OHLCV session "
+                        "with two flash queries and feed it synthetic candles")
+    p.add_argument("--replay", metavar="FILE.csv", type=Path,
+                   help="create an OHLCV session and replay this CSV file into it")
+    p.add_argument("--speed", type=float, default=None,
+                   help="feed speed in candles per second (default 2 for the demo, 5 for replay; "
+                        "0 = as fast as possible)")
+    p.add_argument("--screenshot", metavar="FILE.png", type=Path,
+                   help="save a picture of the main window (with --quit-after: just before "
+                        "quitting)")
+    p.add_argument("--quit-after", metavar="SECONDS", type=float,
+                   help="quit cleanly after this many seconds")
+    args = p.parse_args(argv)
+    if args.speed is not None and args.speed < 0:
+        p.error("--speed must be >= 0")
+    if args.replay is not None and not args.replay.is_file():
+        p.error(f"--replay: no such file: {args.replay}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=os.environ.get("LAYERSCALE_LOG", "WARNING").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "layerscale"])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("LayerScale Dashboard")
+    # Closing the window must not stop the loop under our feet: we finish on `closed`.
+    app.setQuitOnLastWindowClosed(False)
+    theme.apply(app)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        return int(loop.run_until_complete(run(args)))
+
+
+async def run(args: argparse.Namespace) -> int:
+    url = (args.server or DEFAULT_URL).rstrip("/")
+    needs_local = args.demo or (args.replay is not None and not args.server)
+    dashboard = Dashboard(url, key=resolve_key(url))
+    window = MainWindow(dashboard)
+    closed = asyncio.Event()
+    window.closed.connect(closed.set)
+    attach_launcher(window, None)
+    window.show()
+    exit_code = 0
+    controller: Any = None
+    started_here = False
+    # Sessions made for --demo / --replay: nobody feeds them once we quit, so they go too.
+    ephemeral: list[SessionModel] = []
+
+    async def prepare() -> None:
+        nonlocal controller, started_here
+        if needs_local:
+            window.statusBar().showMessage(f"Looking for a server at {url}; starting the bundled "
+                                           "one if none answers…")
+            from app.launcher import ensure_local_server
+
+            controller = await ensure_local_server(url)
+            started_here = controller is not None and not getattr(controller, "attached", True)
+            if controller is not None:
+                attach_launcher(window, controller)
+        dashboard.start()
+        if args.demo or args.replay is not None:
+            await start_feed_session(window, dashboard, args, ephemeral)
+
+    def failed(message: str) -> None:
+        window.statusBar().showMessage(f"Start-up failed: {message}")
+        dashboard.server.set_problem(RuntimeError(message), None)
+        if not dashboard.client:
+            dashboard.start()
+
+    spawn(prepare(), on_error=failed)
+
+    automated = args.quit_after is not None
+    if automated:
+        def finish() -> None:
+            if args.screenshot is not None:
+                save_screenshot(window, args.screenshot)
+            # No questions on an automated quit (the launcher's "leave the server running?"
+            # is for people); a server this run started is stopped below.
+            window.shutdown()
+
+        QTimer.singleShot(int(args.quit_after * 1000), finish)
+    elif args.screenshot is not None:
+        QTimer.singleShot(3000, lambda: save_screenshot(window, args.screenshot))
+
+    await closed.wait()
+    for model in ephemeral:  # its id may have changed if the server lost and we recreated it
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(dashboard.delete_session(model.session_id), 5.0)
+    await dashboard.stop()
+    if controller is not None:
+        if started_here and automated:
+            # An automated run (--quit-after) leaves nothing behind. Interactively the
+            # launcher panel asked the user whether the server keeps running.
+            with contextlib.suppress(Exception):
+                await controller.stop()
+        with contextlib.suppress(Exception):
+            await controller.aclose()
+    return exit_code
+
+
+async def start_feed_session(window: MainWindow, dashboard: Dashboard,
+                             args: argparse.Namespace, ephemeral: list[SessionModel]) -> None:
+    """Create the --demo / --replay session and feed it; its id goes into `ephemeral`."""
+    from app.feeds import CsvReplayFeed, SyntheticFeed
+
+    window.statusBar().showMessage("Creating the session…")
+    spec = demo_spec()
+    model = await dashboard.create_session(spec)
+    ephemeral.append(model)
+    view = window.show_session(model)
+    if args.replay is not None:
+        speed = 5.0 if args.speed is None else args.speed
+        feed: Any = await CsvReplayFeed.open(args.replay, math.inf if speed == 0 else speed)
+        view.attach_feed(feed, args.replay.name)
+        window.statusBar().showMessage(
+            f"Replaying {args.replay.name}: {feed.total} candles"
+            + (f", {len(feed.problems)} bad rows skipped" if feed.problems else ""), 10000)
+    else:
+        speed = 2.0 if args.speed is None else args.speed
+        # Some history first, so the chart and the model have something to look at at once.
+        feed = SyntheticFeed(seed=7, speed=math.inf if speed == 0 else speed,
+                             start=_history_start(DEMO_BACKLOG))
+        view.attach_feed(feed, "synthetic")
+        window.statusBar().showMessage("Demo: synthetic candles feeding the session", 10000)
+    if args.demo and args.replay is None:
+        # Catch up on a short backlog quickly, then play at the chosen pace.
+        feed.speed = math.inf
+        target = speed if speed else math.inf
+
+        async def slow_down() -> None:
+            while model.feed.emitted < DEMO_BACKLOG:
+                await asyncio.sleep(0.05)
+            feed.speed = target
+
+        spawn(slow_down())
+
+
+def attach_launcher(window: MainWindow, controller: Any) -> None:
+    """Dock the launcher helper's Server panel and its Server-menu actions, when present."""
+    try:
+        from app.ui.launcher_panel import attach_to_window
+    except ImportError:
+        return
+    try:
+        attach_to_window(window, controller)
+    except Exception as exc:  # the dashboard works without the panel
+        log.warning("server panel unavailable: %s", exc)
+
+
+def _history_start(n: int, interval: float = 60.0) -> float:
+    import time
+
+    now = math.floor(time.time() / interval) * interval
+    return now - n * interval
+
+
+def save_screenshot(window: MainWindow, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    window.refresh()
+    if not window.grab().save(str(path)):
+        log.error("could not write screenshot %s", path)
+    else:
+        window.statusBar().showMessage(f"Screenshot saved to {path}", 5000)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""The main window: connect bar, banner, sessions dock, one tab per open session.
+
+One display-rate QTimer reads core and repaints what changed; network work runs
+as asyncio tasks on the qasync loop, never inside a paint or a slot's body.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSystemTrayIcon,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.dashboard import Dashboard, resolve_key
+from app.core.session import SessionModel, SessionSpec
+from app.ui import theme
+from app.ui.banner import Banner, ConnectBar
+from app.ui.create_dialog import CreateSessionDialog
+from app.ui.session_view import SessionView
+from app.ui.sessions_table import SessionsPanel
+from app.ui.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+FRAME_MS = 16  # display rate: at most one repaint per frame whatever the event rate
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(self, dashboard: Dashboard, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.dashboard = dashboard
+        self.setWindowTitle("LayerScale Dashboard")
+        self.resize(1440, 860)
+        self.setDockNestingEnabled(True)
+        self.connect_bar = ConnectBar(dashboard.url)
+        self.connect_bar.connect_requested.connect(self.connect_to)
+        self.banner = Banner()
+        self.banner.retry_requested.connect(lambda: self.dashboard.poke())
+        self.tabs = QTabWidget()
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.setDocumentMode(True)
+        self.tabs.tabCloseRequested.connect(self._close_tab)
+        self.empty = QLabel("No session open.\n\nDouble-click a session on the left, or create one "
+                            "with File > New session (Ctrl+N).")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setObjectName("muted")
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.connect_bar)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.empty, 1)
+        self.setCentralWidget(central)
+        self.sessions = SessionsPanel(dashboard.sessions)
+        self.sessions.open_requested.connect(self.open_session)
+        self.sessions.delete_requested.connect(self.delete_session)
+        self.sessions.create_requested.connect(self.create_session_dialog)
+        self._build_menus()
+        self.sessions_dock = self.add_dock("Sessions", self.sessions,
+                                           Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.resizeDocks([self.sessions_dock], [560], Qt.Orientation.Horizontal)
+        self.views: list[SessionView] = []
+        self.tray = self._make_tray()
+        self.statusBar().showMessage("Ready")
+        self._seen_server = -1
+        self._shut = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self.refresh()
+
+    # ------------------------------------------------------------------ shell
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        new = QAction("&New session…", self, shortcut=QKeySequence.StandardKey.New)
+        new.triggered.connect(self.create_session_dialog)
+        file_menu.addAction(new)
+        file_menu.addSeparator()
+        quit_ = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_.triggered.connect(self.close)
+        file_menu.addAction(quit_)
+        self.server_menu: QMenu = bar.addMenu("&Server")
+        reconnect = QAction("Reconnect now", self)
+        reconnect.triggered.connect(lambda: self.dashboard.poke())
+        self.server_menu.addAction(reconnect)
+        self.server_menu.addSeparator()  # the launcher's actions and dialogs go below
+        self.view_menu: QMenu = bar.addMenu("&View")
+
+    def add_dock(self, title: str, widget: QWidget,
+                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        """Dock `widget` (e.g. the launcher panel) with a toggle in the View menu."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def _make_tray(self) -> QSystemTrayIcon | None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return None
+        pix = QPixmap(32, 32)
+        pix.fill(Qt.GlobalColor.transparent)
+        from PySide6.QtGui import QColor, QPainter
+
+        p = QPainter(pix)
+        p.setBrush(QColor(theme.ACCENT))
+        p.setPen(Qt.PenStyle.NoPen)
+        p.drawRoundedRect(4, 4, 24, 24, 6, 6)
+        p.end()
+        tray = QSystemTrayIcon(QIcon(pix), self)
+        tray.setToolTip("LayerScale Dashboard")
+        tray.show()
+        return tray
+
+    def notify(self, title: str, message: str) -> None:
+        if self.tray is not None:
+            self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Information, 8000)
+        self.statusBar().showMessage(f"{title}: {message.splitlines()[-1]}", 10000)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        super().closeEvent(event)
+        if event.isAccepted():
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop repainting, hide, and tell main() to finish (idempotent)."""
+        if self._shut:
+            return
+        self._shut = True
+        self.timer.stop()
+        if self.tray is not None:
+            self.tray.hide()
+        self.hide()
+        self.closed.emit()
+
+    def _error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+        QMessageBox.warning(self, "LayerScale", message)
+
+    # ------------------------------------------------------------------ actions
+    def connect_to(self, url: str) -> None:
+        for view in list(self.views):
+            self._remove_view(view)
+
+        async def go() -> None:
+            await self.dashboard.connect(url, resolve_key(url))
+            self.sessions.set_store(self.dashboard.sessions)
+
+        spawn(go(), on_error=self._error)
+
+    def create_session_dialog(self) -> None:
+        dialog = CreateSessionDialog(self)
+        if dialog.exec():
+            spec = dialog.spec()
+            spawn(self.dashboard.create_session(spec), on_error=self._error,
+                  on_done=self.show_session)
+
+    async def create_session(self, spec: SessionSpec) -> SessionView:
+        model = await self.dashboard.create_session(spec)
+        return self.show_session(model)
+
+    def show_session(self, model: SessionModel) -> SessionView:
+        for view in self.views:
+            if view.model is model:
+                self.tabs.setCurrentWidget(view)
+                return view
+        view = SessionView(self.dashboard, model)
+        view.notify.connect(self.notify)
+        view.title_changed.connect(lambda v=view: self._retitle(v))
+        self.views.append(view)
+        self.tabs.addTab(view, model.title())
+        self.tabs.setCurrentWidget(view)
+        return view
+
+    def _retitle(self, view: SessionView) -> None:
+        i = self.tabs.indexOf(view)
+        if i >= 0:
+            self.tabs.setTabText(i, view.model.title())
+
+    def open_session(self, session_id: str) -> SessionView:
+        return self.show_session(self.dashboard.open_session(session_id))
+
+    def view_for(self, session_id: str) -> SessionView | None:
+        return next((v for v in self.views if v.model.session_id == session_id), None)
+
+    def _close_tab(self, index: int) -> None:
+        view = self.tabs.widget(index)
+        if isinstance(view, SessionView):
+            self._remove_view(view)
+
+    def _remove_view(self, view: SessionView) -> None:
+        spawn(self.dashboard.close_session(view.model))
+        self.views.remove(view)
+        self.tabs.removeTab(self.tabs.indexOf(view))
+        view.deleteLater()
+
+    def delete_session(self, session_id: str) -> None:
+        answer = QMessageBox.question(
+            self, "Delete session",
+            f"Delete session {session_id} on the server?\n\nIts context (KV cache) is freed; "
+            "any program feeding it will lose it. This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        view = self.view_for(session_id)
+        if view is not None:
+            self.views.remove(view)
+            self.tabs.removeTab(self.tabs.indexOf(view))
+            view.deleteLater()
+        spawn(self.dashboard.delete_session(session_id), on_error=self._error)
+
+    # ------------------------------------------------------------------ display
+    def refresh(self) -> None:
+        d = self.dashboard
+        if d.server.version != self._seen_server or d.server.retry_at is not None:
+            self._seen_server = d.server.version
+            self.banner.show_state(d.server)
+            self.connect_bar.show_state(d.server, d.has_key)
+        self.sessions.refresh({o.model.session_id for o in d.open})
+        current = self.tabs.currentWidget()
+        for view in self.views:
+            if view is current:
+                view.refresh()
+            elif view.flash.notify.isChecked():
+                view.flash.refresh()  # hidden tabs still raise flip notifications
+        has_tabs = bool(self.views)
+        self.tabs.setVisible(has_tabs)
+        self.empty.setVisible(not has_tabs)
+
+    def set_key_present(self, present: bool) -> None:
+        self.connect_bar.key.setText("licence key set" if present else "no licence key")
+
+

@@ -1,0 +1,289 @@
+"""One open session: chart, flash panel, link state, feed controls (a tab of the main window)."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.dashboard import Dashboard
+from app.core.session import Mode, SessionModel
+from app.ui import theme
+from app.ui.flash_panel import FlashPanel
+from app.ui.tasks import spawn
+
+try:
+    from app.ui.chart import CandleChart
+except ImportError:  # the chart lands separately; keep the rest of the view usable meanwhile
+    CandleChart = None  # type: ignore[assignment,misc]
+
+LINK_COLOURS = {"open": theme.OK, "connecting": theme.WARN, "reconnecting": theme.WARN,
+                "closed": theme.ERROR}
+
+
+def chip(text: str = "") -> QLabel:
+    label = QLabel(text, objectName="chip")
+    label.setTextFormat(Qt.TextFormat.RichText)
+    return label
+
+
+class _ChartPlaceholder(QLabel):
+    """Stands in for app.ui.chart.CandleChart until it is importable."""
+
+    def __init__(self, store: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._seen = -1
+
+    def refresh(self) -> None:
+        if self.store.version != self._seen:
+            self._seen = self.store.version
+            last = self.store.last()
+            tail = f", last close {last.c:.2f}" if last else ""
+            self.setText(f"{len(self.store)} candles{tail}")
+
+    def add_marker(self, timestamp: float, label: str, color: str) -> None:
+        pass
+
+    def set_follow(self, follow: bool) -> None:
+        pass
+
+
+class SessionView(QWidget):
+    notify = Signal(str, str)  # title, message (tray)
+    title_changed = Signal()
+
+    def __init__(self, dashboard: Dashboard, model: SessionModel,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.dashboard = dashboard
+        self.model = model
+        self.feed: Any = None
+        self._seen_version = -1
+        self._seen_sid = model.session_id
+        self._last_tick = 0.0
+        # --- status strip
+        self.mode_chip = chip()
+        self.link_chip = chip()
+        self.version_chip = chip()
+        self.queue_chip = chip()
+        self.outbox_chip = chip()
+        self.candles_chip = chip()
+        strip = QHBoxLayout()
+        for w in (self.mode_chip, self.link_chip, self.version_chip, self.queue_chip,
+                  self.outbox_chip, self.candles_chip):
+            strip.addWidget(w)
+        strip.addStretch(1)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.hide()
+        # --- chart and flash panel
+        chart_cls = CandleChart if CandleChart is not None else _ChartPlaceholder
+        self.chart = chart_cls(model.store)
+        self.flash = FlashPanel(model)
+        self.flash.add_requested.connect(self._add_flash)
+        self.flash.remove_requested.connect(self._remove_flash)
+        self.flash.flipped.connect(self._flipped)
+        flash_box = QFrame()
+        flash_layout = QVBoxLayout(flash_box)
+        flash_layout.setContentsMargins(6, 0, 0, 0)
+        heading = QLabel(f"<b>Flash answers</b> <span style='color:{theme.MUTED}'>· confidence "
+                         "= logit gap, p = odds of the top token over the runner-up</span>")
+        heading.setWordWrap(True)
+        flash_layout.addWidget(heading)
+        flash_layout.addWidget(self.flash, 1)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.chart)
+        self.split.addWidget(flash_box)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
+        self.split.setSizes([760, 520])
+        # --- feed controls
+        self.source = QComboBox()
+        self.source.addItems(["Synthetic random walk", "CSV replay…"])
+        self.speed = QDoubleSpinBox(minimum=0.1, maximum=100000.0, value=2.0, decimals=1)
+        self.speed.setSuffix(" candles/s")
+        self.speed.setToolTip("Feed speed; the maximum plays as fast as the link takes it")
+        self.speed.valueChanged.connect(self._speed_changed)
+        self.start_btn = QPushButton("Start feed")
+        self.pause_btn = QPushButton("Pause")
+        self.problems_btn = QPushButton()
+        self.problems_btn.setStyleSheet(f"color: {theme.WARN}")
+        self.problems_btn.hide()
+        self.feed_label = QLabel(objectName="muted")
+        self.start_btn.clicked.connect(self._start_stop)
+        self.pause_btn.clicked.connect(self._pause_resume)
+        self.problems_btn.clicked.connect(self._show_problems)
+        feed_row = QHBoxLayout()
+        feed_row.addWidget(QLabel("Feed"))
+        feed_row.addWidget(self.source)
+        feed_row.addWidget(self.speed)
+        feed_row.addWidget(self.start_btn)
+        feed_row.addWidget(self.pause_btn)
+        feed_row.addWidget(self.problems_btn)
+        feed_row.addWidget(self.feed_label, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(strip)
+        layout.addWidget(self.note)
+        layout.addWidget(self.split, 1)
+        layout.addLayout(feed_row)
+        self.refresh()
+
+    # ------------------------------------------------------------------ feed control
+    def attach_feed(self, feed: Any, name: str) -> None:
+        self.feed = feed
+        self.speed.blockSignals(True)
+        self.speed.setValue(min(self.speed.maximum(), feed.speed)
+                            if math.isfinite(feed.speed) else self.speed.maximum())
+        self.speed.blockSignals(False)
+        self.dashboard.attach_feed(self.model, feed, name)
+        self._seen_version = -1
+
+    def _start_stop(self) -> None:
+        if self.feed is not None and not self.model.feed.done:
+            self.feed.stop()
+            self.dashboard.runner_for(self.model).detach_feed()
+            self.feed = None
+            self.model.feed.done = True
+            self.model.touch()
+            return
+        if self.source.currentIndex() == 0:
+            from app.feeds import SyntheticFeed
+
+            start = self.model.store.last_timestamp
+            feed = SyntheticFeed(seed=int(time.time()) % 10_000, speed=self.speed.value(),
+                                 start=None if start is None else start + 60.0)
+            self.attach_feed(feed, "synthetic")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Replay an OHLCV CSV file", "",
+                                                  "CSV files (*.csv *.txt);;All files (*)")
+            if path:
+                self.start_csv(path, self.speed.value())
+
+    def start_csv(self, path: str, speed: float) -> None:
+        from app.feeds import CsvReplayFeed
+
+        def opened(feed: Any) -> None:
+            self.attach_feed(feed, Path(path).name)
+            if feed.total == 0:
+                self.model.note(f"{Path(path).name} has no readable rows.", "error")
+
+        spawn(CsvReplayFeed.open(path, speed), on_error=self._error, on_done=opened)
+
+    def _pause_resume(self) -> None:
+        if self.feed is None:
+            return
+        if self.feed.paused:
+            self.feed.resume()
+        else:
+            self.feed.pause()
+        self.model.feed.paused = self.feed.paused
+        self.model.touch()
+
+    def _speed_changed(self, value: float) -> None:
+        if self.feed is not None:
+            self.feed.speed = math.inf if value >= self.speed.maximum() else value
+            self.model.feed.speed = value
+            self.model.touch()
+
+    def _show_problems(self) -> None:
+        problems = self.model.feed.problems
+        lines = "\n".join(f"line {ln}: {msg}" for ln, msg in problems[:200])
+        more = f"\n… and {len(problems) - 200} more" if len(problems) > 200 else ""
+        QMessageBox.warning(self, "Rows skipped",
+                            f"{len(problems)} row(s) could not be read and were skipped; "
+                            f"the other rows play.\n\n{lines}{more}")
+
+    # ------------------------------------------------------------------ flash
+    def _add_flash(self, text: str) -> None:
+        spawn(self.dashboard.runner_for(self.model).add_flash(text), on_error=self._error)
+
+    def _remove_flash(self, qid: int) -> None:
+        spawn(self.dashboard.runner_for(self.model).remove_flash(qid), on_error=self._error)
+
+    def _flipped(self, query: str, before: str, after: str) -> None:
+        if self.flash.notify.isChecked():
+            self.notify.emit(f"Flash answer changed ({self.model.session_id[:8]})",
+                             f"{query}\n{before.strip()} → {after.strip()}")
+
+    def _error(self, message: str) -> None:
+        self.model.note(message, "error")
+
+    # ------------------------------------------------------------------ display
+    def refresh(self) -> None:
+        """Display-timer tick: redraw only what changed since the last tick."""
+        m = self.model
+        self.chart.refresh()
+        for ts, label, colour in m.markers:
+            self.chart.add_marker(ts, label, colour)
+        m.markers.clear()
+        self.flash.refresh()
+        now = time.monotonic()
+        if m.version == self._seen_version and now - self._last_tick < 0.5:
+            return  # the "reconnecting in N s" countdown still ticks twice a second
+        self._seen_version, self._last_tick = m.version, now
+        if m.session_id != self._seen_sid:
+            self._seen_sid = m.session_id
+            self.title_changed.emit()
+        mode = {Mode.OWNED: ("fed by this dashboard", theme.ACCENT),
+                Mode.EXTERNAL: ("fed elsewhere · candles not shown", theme.MUTED),
+                Mode.OBSERVE: ("observe-only feed · not sent", theme.WARN)}[m.mode]
+        self.mode_chip.setText(f"<span style='color:{mode[1]}'>{mode[0]}</span>")
+        self.mode_chip.setToolTip(m.session_id)
+        colour = LINK_COLOURS.get(m.link.status, theme.MUTED)
+        self.link_chip.setText(f"link <span style='color:{colour}'>●</span> "
+                               f"{m.link.describe(now)}")
+        self.version_chip.setText(f"data v{m.data_version} · {m.data_count} entries")
+        self.queue_chip.setText(f"server queue {m.server_queue}")
+        box = len(m.outbox)
+        box_colour = theme.WARN if box > 100 else theme.TEXT
+        held = " (feed held)" if m.outbox.full else ""
+        self.outbox_chip.setText(f"outbox <span style='color:{box_colour}'>{box:,}</span>{held}")
+        self.outbox_chip.setVisible(m.mode is Mode.OWNED)
+        self.queue_chip.setVisible(m.mode is Mode.OWNED)
+        extra = f" · {m.rejected} refused" if m.rejected else ""
+        self.candles_chip.setText(f"{len(m.store):,} candles drawn{extra}")
+        self.flash.set_writable(m.link.status != "closed")
+        if m.notes:
+            n = m.notes[-1]
+            colour = {"info": theme.MUTED, "warning": theme.WARN, "error": theme.ERROR}[n.level]
+            at = time.strftime("%H:%M:%S", time.localtime(n.at))
+            self.note.setText(f"<span style='color:{colour}'>{at} · {n.text}</span>")
+            self.note.show()
+        feed = m.feed
+        running = self.feed is not None and not feed.done
+        self.start_btn.setText("Stop feed" if running else "Start feed")
+        self.pause_btn.setEnabled(running)
+        self.pause_btn.setText("Resume" if feed.paused else "Pause")
+        self.source.setEnabled(not running)
+        if feed.name:
+            state = "done" if feed.done else "paused" if feed.paused else "playing"
+            total = getattr(self.feed, "total", None)
+            of = f" of {total:,}" if total else ""
+            self.feed_label.setText(f"{feed.name}: {state}, {feed.emitted:,}{of} candles")
+        else:
+            self.feed_label.setText("no feed attached" + (
+                "" if m.mode is Mode.OWNED else " (a feed here is observe-only: drawn, not sent)"))
+        if feed.problems:
+            self.problems_btn.setText(f"⚠ {len(feed.problems)} bad rows")
+            self.problems_btn.show()
+        else:
+            self.problems_btn.hide()

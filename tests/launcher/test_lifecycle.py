@@ -1,0 +1,164 @@
+"""Start and stop the real bundled server through ServerController."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.launcher import (
+    LauncherSettings,
+    Profile,
+    RestartPolicy,
+    ServerController,
+    ServerStatus,
+    ensure_local_server,
+    procs,
+)
+from app.settings import Settings
+from tests.support.server import free_port
+
+KEY = "LS-launcher-env-only-4242"
+S = ServerStatus
+
+
+def _proc_bytes(pid: int, name: str) -> bytes:
+    return Path(f"/proc/{pid}/{name}").read_bytes()
+
+
+def test_start_states_logs_key_and_stop() -> None:
+    profile = Profile.bundled(port=free_port(), name="Lifecycle")
+    launcher = LauncherSettings()
+    launcher.save(profile)  # so there is a settings file to search for the key
+
+    async def scenario() -> None:
+        controller = ServerController(profile, key=KEY)
+        await controller.start()
+        assert controller.status == S.STARTING  # returns once the process runs
+        pid = controller.pid
+        assert pid is not None and procs.is_alive(pid)
+        await controller.wait_ready(120)
+        assert controller.history[:3] == [S.STARTING, S.LOADING, S.READY]
+        health = httpx.get(f"{controller.url}/v1/health", timeout=5)
+        assert health.status_code == 200
+        # The key reaches the server through its environment and nowhere else.
+        models = httpx.get(f"{controller.url}/v1/models", timeout=5,
+                           headers={"Authorization": f"Bearer {KEY}"})
+        assert models.status_code == 200
+        assert httpx.get(f"{controller.url}/v1/models", timeout=5).status_code == 401
+        assert f"LAYERSCALE_LICENSE_KEY={KEY}".encode() in _proc_bytes(pid, "environ")
+        assert KEY.encode() not in _proc_bytes(pid, "cmdline")
+        state = controller.state
+        assert state is not None
+        assert KEY.encode() not in _proc_bytes(state.supervisor_pid, "cmdline")
+        # Logs captured live and in the file.
+        await asyncio.wait_for(_until(lambda: any("listening on" in line
+                                                  for line in controller.logs.lines())), 10)
+        log_text = controller.log_file.read_text()
+        assert "listening on http://127.0.0.1" in log_text
+        # A second controller (as the CLI or another window would) sees the same server...
+        other = ServerController(profile)
+        assert await other.refresh() == S.READY and other.pid == pid
+        # ...and stops it.
+        await other.stop()
+        assert other.status == S.STOPPED
+        assert not procs.is_alive(pid)
+        await controller.wait_for(S.STOPPED, timeout=10)
+        assert controller.pid is None
+        await other.aclose()
+        await controller.aclose()
+
+    asyncio.run(scenario())
+    settings_text = Settings().path.read_text()
+    assert "Lifecycle" in settings_text and KEY not in settings_text
+    for path in launcher.settings.path.parent.parent.parent.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+
+
+async def _until(predicate: object, step: float = 0.05) -> None:
+    while not predicate():  # type: ignore[operator]
+        await asyncio.sleep(step)
+
+
+def test_crash_is_detected_restarted_then_given_up() -> None:
+    profile = Profile.bundled(port=free_port(), name="Crashy")
+    LauncherSettings().save(profile)
+    policy = RestartPolicy(enabled=True, max_crashes=2, window=120, base_delay=0.5)
+
+    async def scenario() -> None:
+        controller = ServerController(profile, restart=policy)
+        await controller.start()
+        await controller.wait_ready(120)
+        first = controller.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        await controller.wait_for(S.CRASHED, timeout=10)
+        assert controller.exit_code == -signal.SIGKILL
+        assert "restarting in" in controller.message
+        assert any("listening on" in line for line in controller.last_lines)
+        await controller.wait_ready(120)  # auto-restarted
+        second = controller.pid
+        assert second is not None and second != first
+        os.kill(second, signal.SIGKILL)
+        await controller.wait_for(S.CRASHED, timeout=10)
+        await asyncio.wait_for(_until(lambda: "gave up" in controller.message), 10)
+        assert "gave up after 2 crashes" in controller.message
+        with pytest.raises(Exception, match="gave up"):
+            await controller.wait_ready(2)
+        assert controller.pid is None and not controller.owned
+        await controller.aclose()
+
+    asyncio.run(scenario())
+    status = subprocess.run([sys.executable, "-m", "app.cli", "server", "status", "--profile",
+                             "Crashy"], capture_output=True, text=True, timeout=60)
+    assert status.returncode == 5, status.stdout + status.stderr
+    assert status.stdout.startswith("crashed") and "gave up after 2 crashes" in status.stdout
+    assert "Last log lines:" in status.stdout
+
+
+def test_attach_to_a_server_already_answering(local_server) -> None:  # type: ignore[no-untyped-def]
+    from app.launcher import NotOurServer
+
+    profile = Profile.bundled(port=local_server.port, name="Attach")
+
+    async def scenario() -> None:
+        controller = ServerController(profile)
+        await controller.start()
+        assert controller.attached and controller.status == S.READY
+        assert "not started by the dashboard" in controller.message
+        assert controller.pid is None
+        with pytest.raises(NotOurServer):
+            await controller.stop()
+        await controller.aclose()
+
+    asyncio.run(scenario())
+    assert local_server.process.poll() is None  # left alone
+    assert httpx.get(f"{local_server.url}/v1/health", timeout=5).status_code == 200
+
+
+def test_ensure_local_server_starts_then_attaches() -> None:
+    port = free_port()
+
+    async def scenario() -> None:
+        controller = await ensure_local_server(f"http://localhost:{port}")
+        assert controller is not None and controller.status == S.READY
+        assert controller.owned and controller.pid is not None
+        again = await ensure_local_server(f"http://127.0.0.1:{port}/")
+        assert again is not None and again.status == S.READY and again.pid == controller.pid
+        pid = again.pid
+        assert pid is not None
+        await again.stop()
+        assert not procs.is_alive(pid)
+        await again.aclose()
+        await controller.aclose()
+        # Nothing answers at a remote URL: nothing to attach to, nothing we can start.
+        assert await ensure_local_server("http://192.0.2.1:9") is None
+
+    asyncio.run(scenario())

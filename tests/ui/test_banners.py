@@ -1,0 +1,69 @@
+"""Banners: unreachable server and rejected licence key, each clearing when the cause goes away."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.dashboard import Dashboard
+from app.core.problems import Problem
+from app.ui.main_window import MainWindow
+from tests.conftest import TEST_KEY
+from tests.support.server import RunningServer, free_port, start_server
+
+
+@pytest.fixture
+def window_for(qtbot: Any, arun: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.delenv("LAYERSCALE_LICENSE_KEY", raising=False)
+    made: list[MainWindow] = []
+
+    def make(url: str, key: str | None = None) -> MainWindow:
+        dashboard = Dashboard(url, key=key, poll_interval=0.3)
+        window = MainWindow(dashboard)
+        qtbot.addWidget(window)
+        window.show()
+        dashboard.start()
+        made.append(window)
+        return window
+
+    yield make
+    for w in made:
+        arun(w.dashboard.stop())
+
+
+def test_unreachable_banner_then_recovers_when_server_appears(
+    window_for: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    port = free_port()
+    window = window_for(f"http://127.0.0.1:{port}")
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
+    assert window.banner.problem is Problem.UNREACHABLE
+    assert "unreachable" in window.banner.title.text().lower()
+    server: RunningServer = start_server(tmp_path, port=port)
+    try:
+        # No user action: the poll loop's backoff retries and the banner goes away.
+        qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=30_000)
+        assert window.dashboard.server.ok
+        assert window.dashboard.server.model
+        assert "connected" in window.connect_bar.status.text()
+    finally:
+        server.stop()
+
+
+def test_key_rejected_banner(window_for: Any, qtbot: Any, keyed_server: RunningServer) -> None:
+    window = window_for(keyed_server.url)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=15_000)
+    assert window.banner.problem is Problem.AUTH
+    assert "401" in window.banner.title.text()
+    assert TEST_KEY not in window.banner.detail.text()
+
+
+def test_correct_key_shows_no_banner(window_for: Any, qtbot: Any,
+                                     keyed_server: RunningServer) -> None:
+    window = window_for(keyed_server.url, key=TEST_KEY)
+    qtbot.waitUntil(lambda: window.dashboard.server.ok, timeout=15_000)
+    assert not window.banner.isVisible()
+    assert window.connect_bar.key.text() == "licence key set"
