@@ -44,10 +44,13 @@ class Settings:
     def set(self, key: str, value: Any) -> None:
         if _looks_like_secret(value):
             raise SettingsError(f"refusing to write a licence key into settings ({key!r})")
+        # Re-read first: the GUI and the CLI share the file, and each writes only its own keys.
+        self.reload()
         self._data[key] = value
         self._write()
 
     def delete(self, key: str) -> None:
+        self.reload()
         if self._data.pop(key, None) is not None:
             self._write()
 

@@ -92,8 +92,18 @@ def bench_ours(app: QApplication, cols: tuple[np.ndarray, ...], n: int, reps: in
         chart.refresh()
         chart.render(image)
 
+    flip = [1]
+
+    def pan() -> None:
+        # One drag step: the view moves by one candle (alternating direction).
+        flip[0] = -flip[0]
+        x0, x1 = chart.x_range()
+        chart.set_x_range(x0 + flip[0], x1 + flip[0])
+        chart.render(image)
+
     out = {"follow": (measure(redraw, reps), measure(append, reps))}
     assert chart.following, "the follow view must have followed the appends"
+    out["pan"] = measure(pan, reps)
     last = len(store)
     chart.set_follow(False)
     chart.set_x_range(-0.5, last + 2)
@@ -144,10 +154,21 @@ def bench_finplot(app: QApplication, cols: tuple[np.ndarray, ...], n: int, reps:
         volume.update_data(part[["time", "open", "close", "volume"]])
         QWidget.render(win, image)
 
+    flip = [1]
+
+    def pan() -> None:
+        # finplot's own drag path ends in update_y_zoom(x0, x1) on the view box.
+        flip[0] = -flip[0]
+        tr = ax.vb.targetRect()
+        ax.vb.update_y_zoom(tr.left() + flip[0], tr.right() + flip[0])
+        QWidget.render(win, image)
+
     slow = n >= 1_000_000
     out = {"follow": (measure(redraw, reps), measure(append, max(5, reps // 6) if slow else reps))}
-    fplt.set_x_pos(0, nxt[0] + 2, ax=ax)
+    out["pan"] = measure(pan, reps)
+    ax.vb.update_y_zoom(-0.5, nxt[0] + 2)
     settle(app)
+    out["all_range"] = (ax.vb.targetRect().left(), ax.vb.targetRect().right())
     out["all"] = (
         measure(redraw, max(5, reps // 6) if slow else reps),
         measure(append, 5 if slow else reps),
@@ -217,9 +238,27 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {n:>9,} | {label:<10} | {o_r!s:>16} | {o_a!s:>18} | {fr:>16} | {fa:>21} "
                 f"| {xr:>8} | {xa:>8} |"
             )
+    print("\nPan (view moved by one candle per frame, like a mouse drag), newest-120 view:\n")
+    print(f"| {'candles':>9} | {'ours pan':>16} | {'finplot pan':>16} | {'x pan':>7} |")
+    print("|-----------|------------------|------------------|---------|")
+    for n, ours, fin in rows:
+        fp = str(fin["pan"]) if fin else "-"
+        xp = f"{fin['pan'].cpu_ms / ours['pan'].cpu_ms:6.1f}x" if fin else "-"
+        print(f"| {n:>9,} | {ours['pan']!s:>16} | {fp:>16} | {xp:>7} |")
     lvl = {n: ours["level"] for n, ours, _ in rows}
-    print("\nLevel of detail in the 'all' view (each bar merges 2**level candles): "
-          + ", ".join(f"{n:,}: {lv}" for n, lv in lvl.items()))
+    print(
+        "\nLevel of detail in the 'all' view (each bar merges 2**level candles): "
+        + ", ".join(f"{n:,}: {lv}" for n, lv in lvl.items())
+    )
+    if any(fin for _, _, fin in rows):
+        print(
+            "finplot 'all' view x ranges: "
+            + ", ".join(
+                f"{n:,}: {fin['all_range'][0]:.0f}..{fin['all_range'][1]:.0f}"
+                for n, _, fin in rows
+                if fin
+            )
+        )
     print("Targets at 1M: redraw <= 2 ms, append+redraw <= 3 ms, >= 10x faster than finplot.\n")
 
     n_mem = max(sizes)

@@ -291,6 +291,12 @@ class ServerController:
     async def start(self) -> None:
         """Start the profile's server (returns once the process runs), or attach to one that
         already answers on its port. Raises PortInUse / LaunchError / InvalidProfile."""
+        # Two controllers of one process (the panel's auto-start and --demo's
+        # ensure_local_server) must not both spawn a server for the same profile.
+        async with _start_lock(self.state_file):
+            await self._start_locked()
+
+    async def _start_locked(self) -> None:
         await self.refresh()
         if self.owned:
             self.watch()
@@ -451,6 +457,15 @@ class ServerController:
                                "dashboard, so it cannot be restarted from here.")
         await self.stop()
         await self.start()
+
+
+_START_LOCKS: dict[tuple[int, str], asyncio.Lock] = {}
+
+
+def _start_lock(state_file: Path) -> asyncio.Lock:
+    # Per loop as well: an asyncio.Lock belongs to the loop that first waits on it.
+    key = (id(asyncio.get_running_loop()), str(state_file))
+    return _START_LOCKS.setdefault(key, asyncio.Lock())
 
 
 def _loopback(host: str) -> bool:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -46,17 +46,23 @@ async def _internal_error(_request: Request, exc: Exception) -> Response:
                                    "internal_error"), status_code=500)
 
 
-def _loaded(state: ServerState, started: float, future: asyncio.Future[None]) -> None:
+def _loaded(state: ServerState, started: float, future: asyncio.Future[None],
+            on_load_failed: Callable[[], None] | None) -> None:
     exc = future.exception()
     if exc is not None:
         state.load_error = str(exc)
         log.error("model failed to load: %s", exc)
+        if on_load_failed is not None:
+            on_load_failed()
     else:
         log.info("model %s loaded in %.1f s; ready", state.config.model_name,
                  time.monotonic() - started)
 
 
-def create_app(config: ServerConfig) -> Starlette:
+def create_app(config: ServerConfig, on_load_failed: Callable[[], None] | None = None
+               ) -> Starlette:
+    """on_load_failed lets the CLI stop the process (a supervisor then sees the exit code);
+    without it the server keeps answering 503 with the load error."""
     state = ServerState(config)
 
     @contextlib.asynccontextmanager
@@ -64,7 +70,7 @@ def create_app(config: ServerConfig) -> Starlette:
         state.loop = asyncio.get_running_loop()
         started = time.monotonic()
         load = asyncio.ensure_future(state.worker.call(state.load_model))
-        load.add_done_callback(lambda f: _loaded(state, started, f))
+        load.add_done_callback(lambda f: _loaded(state, started, f, on_load_failed))
         try:
             yield
         finally:

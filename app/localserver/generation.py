@@ -99,6 +99,8 @@ class TokenStream:
         finally:
             if not job.done():
                 self.cancelled = True
+                # The worker stops at its next token; nobody awaits the outcome any more.
+                job.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 def submit(state: ServerState, fn: Callable[..., Any], *args: Any, **kwargs: Any

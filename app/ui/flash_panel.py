@@ -87,7 +87,7 @@ class FlashPanel(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(C_QUERY, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(C_ANSWER, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((C_CONF, 118), (C_VERSION, 56), (C_STATE, 52), (C_AGE, 50)):
+        for col, width in ((C_CONF, 150), (C_VERSION, 70), (C_STATE, 70), (C_AGE, 64)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.tree.setColumnWidth(col, width)
         self.new_query = QLineEdit(placeholderText="Add a flash query, e.g. Is the trend bullish?")

@@ -8,6 +8,8 @@ view is repainted from a timer so a burst of lines costs one repaint.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import shlex
 from dataclasses import replace
@@ -38,6 +40,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from app.launcher import (
     LaunchError,
@@ -50,8 +53,8 @@ from app.launcher import (
 )
 from app.launcher.profiles import KIND_LABELS, KINDS, KV_CACHE_TYPES, LOG_FORMATS
 from app.secrets import KeyStore, KeyStoreUnavailable
-from app.settings import SettingsError
 from app.secrets.store import ENV_KEY
+from app.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,10 @@ BADGE_COLOURS = {
 LOCKED_TIP = ("Locked while the server runs: these settings are used when it starts. "
               "Stop the server to change them.")
 LOG_REPAINT_MS = 100
+# A plain Python thread for keyring look-ups: qasync's default executor is made of QThreads,
+# which Qt complains about (or aborts on) when they are still around at exit.
+_KEYRING_THREAD = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                        thread_name_prefix="keyring")
 
 
 def badge_style(status: ServerStatus) -> str:
@@ -85,6 +92,24 @@ class StatusBadge(QLabel):
         self.setToolTip(tip or f"Server {status.value}")
 
 
+class _Leftovers:
+    """What must be cleaned up if the panel's C++ side is destroyed before aclose() runs
+    (e.g. its dock is deleted with the window): watch tasks, the controller's watcher."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[object]] = set()
+        self.controller: ServerController | None = None
+        self.closing: asyncio.Task[None] | None = None
+
+    def shutdown(self, *_args: object) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        controller, self.controller = self.controller, None
+        if controller is not None:
+            with contextlib.suppress(RuntimeError):  # no event loop any more
+                self.closing = asyncio.get_event_loop().create_task(controller.aclose())
+
+
 class LauncherPanel(QWidget):
     """Dock this in the main window; `status_changed` carries the state for a status bar."""
 
@@ -99,7 +124,10 @@ class LauncherPanel(QWidget):
         self._pending_lines: list[str] = []
         self._loading_form = False
         self._suggested_port: int | None = None
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._life = _Leftovers()
+        self._tasks = self._life.tasks
+        self._actions: set[asyncio.Task[object]] = set()
+        self.destroyed.connect(self._life.shutdown)
         self._build()
         self._load_profiles()
         self.repaint_timer = QTimer(self)
@@ -401,6 +429,7 @@ class LauncherPanel(QWidget):
             self._spawn(old.aclose())
         controller = ServerController(profile, restart=self._policy_from_widgets())
         self.controller = controller
+        self._life.controller = controller
         self._unsubscribe = [controller.on_status(self._status_changed),
                              controller.logs.subscribe(self._pending_lines.extend)]
         self.log_view.clear()
@@ -516,8 +545,8 @@ class LauncherPanel(QWidget):
 
     async def _update_key_label(self, url: str) -> None:
         # Off the GUI thread: a keyring call is a D-Bus round trip (or an unlock prompt).
-        text = await asyncio.to_thread(_key_source, url)
-        if self.controller is not None and self.controller.url == url:
+        text = await asyncio.get_running_loop().run_in_executor(_KEYRING_THREAD, _key_source, url)
+        if isValid(self) and self.controller is not None and self.controller.url == url:
             self.key_label.setText(text)
 
     def _new_profile(self) -> None:
@@ -587,17 +616,22 @@ class LauncherPanel(QWidget):
             self.controller.restart_policy = policy
 
     # ------------------------------------------------------------------ actions
-    def _spawn(self, coro: object) -> None:
+    def _spawn(self, coro: object, *, action: bool = False) -> None:
+        """Run a coroutine on the loop; `action` ones (start/stop/restart) keep the buttons
+        disabled until they finish. Failures become a message in the panel."""
         task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
+        if action:
+            self._actions.add(task)
 
         def done(t: asyncio.Task[object]) -> None:
             self._tasks.discard(t)
-            if t.cancelled():
+            self._actions.discard(t)
+            if not isValid(self):
                 return
-            exc = t.exception()
-            if exc is not None:
-                self._action_failed(exc)
+            if not t.cancelled() and t.exception() is not None:
+                self._action_failed(t.exception())  # type: ignore[arg-type]
+            self._update_controls()
 
         task.add_done_callback(done)
 
@@ -627,23 +661,23 @@ class LauncherPanel(QWidget):
         self._show_message("")
         self.use_port_button.hide()
         self.start_button.setEnabled(False)
-        self._spawn(self.controller.start())
+        self._spawn(self.controller.start(), action=True)
 
     def stop(self) -> None:
         if self.controller is None:
             return
         self.stop_button.setEnabled(False)
-        self._spawn(self.controller.stop())
+        self._spawn(self.controller.stop(), action=True)
 
     def restart(self) -> None:
         if self.controller is None:
             return
         self.restart_button.setEnabled(False)
-        self._spawn(self.controller.restart())
+        self._spawn(self.controller.restart(), action=True)
 
     def _auto_start(self) -> None:
         if self.controller is not None and not self.controller.status.running:
-            self._spawn(self._auto_start_async(self.controller))
+            self._spawn(self._auto_start_async(self.controller), action=True)
 
     async def _auto_start_async(self, controller: ServerController) -> None:
         if (await controller.detect()).running or controller.owned:
@@ -653,7 +687,7 @@ class LauncherPanel(QWidget):
     # ------------------------------------------------------------------ state
     def _status_changed(self, status: ServerStatus) -> None:
         controller = self.controller
-        if controller is None:
+        if controller is None or not isValid(self):
             return
         self.badge.set_status(status, controller.message)
         self.url_label.setText(controller.url)
@@ -674,7 +708,7 @@ class LauncherPanel(QWidget):
         if controller is None:
             return
         status = controller.status
-        busy = bool(self._tasks)
+        busy = bool(self._actions)
         running = status.running or controller.owned
         self.start_button.setEnabled(not running and not busy)
         self.stop_button.setEnabled((controller.owned or controller.attached) and not busy)
@@ -841,9 +875,11 @@ class LauncherPanel(QWidget):
 
     async def aclose(self) -> None:
         """Stop watching (does not stop the server)."""
-        self.repaint_timer.stop()
+        if isValid(self):
+            self.repaint_timer.stop()
         for task in list(self._tasks):
             task.cancel()
+        self._life.controller = None
         if self.controller is not None:
             await self.controller.aclose()
 

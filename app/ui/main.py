@@ -37,7 +37,7 @@ DEMO_PROMPT = (
     "You are a market analyst. Each line below is one OHLCV candle (open, high, low, close, "
     "volume), oldest first. Answer briefly, starting with yes or no."
 )
-DEMO_BACKLOG = 40  # candles played at once so the chart and the model start with some history
+DEMO_BACKLOG = 12  # candles played at once so the chart and the model start with some history
 DEMO_QUERIES = ("Is the trend bullish? Answer yes or no.",
                 "Is volume increasing? Answer yes or no.")
 
@@ -57,7 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--replay", metavar="FILE.csv", type=Path,
                    help="create an OHLCV session and replay this CSV file into it")
     p.add_argument("--speed", type=float, default=None,
-                   help="feed speed in candles per second (default 2 for the demo, 5 for replay; "
+                   help="feed speed in candles per second (default 1 for the demo, 5 for replay; "
                         "0 = as fast as possible)")
     p.add_argument("--screenshot", metavar="FILE.png", type=Path,
                    help="save a picture of the main window (with --quit-after: just before "
@@ -158,7 +158,13 @@ async def run(args: argparse.Namespace) -> int:
 async def start_feed_session(window: MainWindow, dashboard: Dashboard,
                              args: argparse.Namespace, ephemeral: list[SessionModel]) -> None:
     """Create the --demo / --replay session and feed it; its id goes into `ephemeral`."""
-    from app.feeds import CsvReplayFeed, SyntheticFeed
+    from app.core.candles import Candle
+    from app.feeds import CsvReplayFeed, SyntheticFeed, random_walk
+
+    class TickFeed(SyntheticFeed):
+        def _next_candle(self) -> Candle | None:
+            candle = super()._next_candle()
+            return None if candle is None else to_tick(candle)
 
     window.statusBar().showMessage("Creating the session…")
     spec = demo_spec()
@@ -173,23 +179,37 @@ async def start_feed_session(window: MainWindow, dashboard: Dashboard,
             f"Replaying {args.replay.name}: {feed.total} candles"
             + (f", {len(feed.problems)} bad rows skipped" if feed.problems else ""), 10000)
     else:
-        speed = 2.0 if args.speed is None else args.speed
-        # Some history first, so the chart and the model have something to look at at once.
-        feed = SyntheticFeed(seed=7, speed=math.inf if speed == 0 else speed,
-                             start=_history_start(DEMO_BACKLOG))
+        # Some history first, so the chart and the model have something to look at at once:
+        # straight into the outbox (pushed and drawn as acknowledged), then a paced live feed
+        # continuing from the last close.
+        t, o, h, low, c, v = random_walk(64, seed=(7, 0), start=_history_start(DEMO_BACKLOG))
+        for i in range(DEMO_BACKLOG):
+            model.outbox.put_nowait(to_tick(Candle(float(t[i]), float(o[i]), float(h[i]),
+                                                   float(low[i]), float(c[i]), float(v[i]))))
+        # One candle a second: what the bundled CPU server keeps up with while it
+        # re-answers both flash queries after every batch.
+        speed = 1.0 if args.speed is None else args.speed
+        feed = TickFeed(seed=8, speed=math.inf if speed == 0 else speed,
+                             start=float(t[DEMO_BACKLOG - 1]) + 60.0,
+                             price=float(c[DEMO_BACKLOG - 1]))
         view.attach_feed(feed, "synthetic")
         window.statusBar().showMessage("Demo: synthetic candles feeding the session", 10000)
-    if args.demo and args.replay is None:
-        # Catch up on a short backlog quickly, then play at the chosen pace.
-        feed.speed = math.inf
-        target = speed if speed else math.inf
 
-        async def slow_down() -> None:
-            while model.feed.emitted < DEMO_BACKLOG:
-                await asyncio.sleep(0.05)
-            feed.speed = target
 
-        spawn(slow_down())
+def to_tick(candle: Any, tick: float = 0.01) -> Any:
+    """Prices on a 0.01 tick and whole volumes, as an exchange quotes them.
+
+    The model reads every digit as a token: full-precision random-walk floats would cost
+    the CPU server twice the work per candle for digits no market shows.
+    """
+    from app.core.candles import Candle
+
+    def r(x: float) -> float:
+        return round(round(x / tick) * tick, 8)
+
+    o, c = r(candle.o), r(candle.c)
+    return Candle(candle.timestamp, o, max(r(candle.h), o, c), min(r(candle.l), o, c), c,
+                  float(round(candle.v)))
 
 
 def attach_launcher(window: MainWindow, controller: Any) -> None:

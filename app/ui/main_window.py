@@ -34,6 +34,8 @@ from app.ui.tasks import spawn
 log = logging.getLogger(__name__)
 
 FRAME_MS = 16  # display rate: at most one repaint per frame whatever the event rate
+SIDE_DOCK_WIDTH = 560
+DOCK_HEIGHT = 210
 
 
 class MainWindow(QMainWindow):
@@ -43,7 +45,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.dashboard = dashboard
         self.setWindowTitle("LayerScale Dashboard")
-        self.resize(1440, 860)
+        self.resize(1600, 960)
         self.setDockNestingEnabled(True)
         self.connect_bar = ConnectBar(dashboard.url)
         self.connect_bar.connect_requested.connect(self.connect_to)
@@ -74,7 +76,6 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.sessions_dock = self.add_dock("Sessions", self.sessions,
                                            Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.resizeDocks([self.sessions_dock], [560], Qt.Orientation.Horizontal)
         self.views: list[SessionView] = []
         self.tray = self._make_tray()
         self.statusBar().showMessage("Ready")
@@ -112,6 +113,11 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         self.view_menu.addAction(dock.toggleViewAction())
+        # Docks must not crowd out the charts: side docks narrow, bottom docks short.
+        if area in (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea):
+            self.resizeDocks([dock], [DOCK_HEIGHT], Qt.Orientation.Vertical)
+        else:
+            self.resizeDocks([dock], [SIDE_DOCK_WIDTH], Qt.Orientation.Horizontal)
         return dock
 
     def _make_tray(self) -> QSystemTrayIcon | None:

@@ -103,18 +103,19 @@ class SessionView(QWidget):
         self.flash.flipped.connect(self._flipped)
         flash_box = QFrame()
         flash_layout = QVBoxLayout(flash_box)
-        flash_layout.setContentsMargins(6, 0, 0, 0)
+        flash_layout.setContentsMargins(0, 6, 0, 0)
         heading = QLabel(f"<b>Flash answers</b> <span style='color:{theme.MUTED}'>· confidence "
                          "= logit gap, p = odds of the top token over the runner-up</span>")
         heading.setWordWrap(True)
         flash_layout.addWidget(heading)
         flash_layout.addWidget(self.flash, 1)
-        self.split = QSplitter(Qt.Orientation.Horizontal)
+        # Chart above, flash answers below at full width: answers stay readable in one line.
+        self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.chart)
         self.split.addWidget(flash_box)
         self.split.setStretchFactor(0, 3)
-        self.split.setStretchFactor(1, 2)
-        self.split.setSizes([760, 520])
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([520, 210])
         # --- feed controls
         self.source = QComboBox()
         self.source.addItems(["Synthetic random walk", "CSV replay…"])

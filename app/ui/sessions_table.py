@@ -231,11 +231,13 @@ class SessionsPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(26)
         self.table.setShowGrid(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # ids differ at the end
+        self.setMinimumWidth(420)
         self.table.setItemDelegateForColumn(COL_TOKENS, CacheBarDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_ID, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_TYPE, 64), (COL_TOKENS, 170), (COL_IN_USE, 58), (COL_LAST, 86),
-                           (COL_FLASH, 48)):
+        for col, width in ((COL_TYPE, 54), (COL_TOKENS, 136), (COL_IN_USE, 58), (COL_LAST, 84),
+                           (COL_FLASH, 50)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(col, width)
         self.table.doubleClicked.connect(lambda _i: self._emit_open())

@@ -119,7 +119,7 @@ class FakePeer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
-            pass  # torn down by __aexit__; end quietly so asyncio logs no "exception never retrieved"
+            pass  # torn down by __aexit__: end quietly, no "exception never retrieved"
         finally:
             self.disconnected.set()
             writer.close()

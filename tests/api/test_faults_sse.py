@@ -52,7 +52,9 @@ async def test_events_parse_multiline_names_comments_crlf() -> None:
     """Fake peer: frames events every legal way at once - CRLF and lone CR line ends,
     event names instead of a type field, comments, multi-line data, chunks split mid-line
     - which the real server (one fixed framing) never exercises."""
-    connected = 'data: {"type": "connected",\r\ndata:  "data_version": 0, "flash_queries": 1}\r\n\r\n'
+    connected = (
+        'data: {"type": "connected",\r\ndata:  "data_version": 0, "flash_queries": 1}\r\n\r\n'
+    )
     pieces = [
         ": keepalive\r\n\r\n",
         connected[:17],
@@ -63,11 +65,13 @@ async def test_events_parse_multiline_names_comments_crlf() -> None:
         'data: "data_version": 1, "confidence": 2.5, "evaluated_at": 1.0}\n\n',
         'data: {"type": "brand_new", "extra": [1]}\n\n',
     ]
-    async with FakePeer(streaming(*pieces)) as peer:
-        async with LayerScale(peer.url) as client:
-            events = [e async for e in client.sessions.events("s1")]
+    async with FakePeer(streaming(*pieces)) as peer, LayerScale(peer.url) as client:
+        events = [e async for e in client.sessions.events("s1")]
     assert [type(e) for e in events] == [
-        ConnectedEvent, DataUpdatedEvent, FlashReadyEvent, UnknownEvent
+        ConnectedEvent,
+        DataUpdatedEvent,
+        FlashReadyEvent,
+        UnknownEvent,
     ]
     assert events[0].flash_queries == 1
     assert isinstance(events[1], DataUpdatedEvent) and events[1].data_count == 5
@@ -79,54 +83,65 @@ async def test_events_parse_multiline_names_comments_crlf() -> None:
 async def test_generate_stream_truncated_without_done_is_protocol_error() -> None:
     """Fake peer: sends two tokens and ends the body cleanly but never the final
     done frame - a server that crashed between frames."""
-    tokens = ['data: {"token": "Up", "pos": 1, "done": false}\n\n',
-              'data: {"token": "!", "pos": 2, "done": false}\n\n']
-    async with FakePeer(streaming(*tokens)) as peer:
-        async with LayerScale(peer.url) as client:
-            got: list[str] = []
-            with pytest.raises(ProtocolError, match="final"):
-                async for c in client.sessions.query_stream("s1", prompt="x"):
-                    got.append(c.token or "")
+    tokens = [
+        'data: {"token": "Up", "pos": 1, "done": false}\n\n',
+        'data: {"token": "!", "pos": 2, "done": false}\n\n',
+    ]
+    async with FakePeer(streaming(*tokens)) as peer, LayerScale(peer.url) as client:
+        got: list[str] = []
+        with pytest.raises(ProtocolError, match="final"):
+            async for c in client.sessions.query_stream("s1", prompt="x"):
+                got.append(c.token or "")
     assert got == ["Up", "!"]  # nothing already received is lost
 
 
 async def test_stream_cut_mid_event_is_protocol_error() -> None:
     """Fake peer: the body ends in the middle of an event (no blank line)."""
-    async with FakePeer(streaming('data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}\n\n',
-                                  'data: {"choices": [')) as peer:
-        async with LayerScale(peer.url) as client:
-            with pytest.raises(ProtocolError, match="middle of an event"):
-                async for _ in client.chat_stream(messages=[{"role": "user", "content": "x"}]):
-                    pass
+    async with (
+        FakePeer(
+            streaming(
+                'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}\n\n',
+                'data: {"choices": [',
+            )
+        ) as peer,
+        LayerScale(peer.url) as client,
+    ):
+        with pytest.raises(ProtocolError, match="middle of an event"):
+            async for _ in client.chat_stream(messages=[{"role": "user", "content": "x"}]):
+                pass
 
 
 async def test_stream_connection_reset_is_connection_error() -> None:
     """Fake peer: hangs up mid-body without the terminating chunk (a killed server)."""
-    async with FakePeer(streaming('data: {"token": "a", "pos": 1, "done": false}\n\n',
-                                  end=False, hangup=True)) as peer:
-        async with LayerScale(peer.url) as client:
-            with pytest.raises(APIConnectionError, match="stream broke"):
-                async for _ in client.sessions.query_stream("s1", prompt="x"):
-                    pass
+    async with (
+        FakePeer(
+            streaming('data: {"token": "a", "pos": 1, "done": false}\n\n', end=False, hangup=True)
+        ) as peer,
+        LayerScale(peer.url) as client,
+    ):
+        with pytest.raises(APIConnectionError, match="stream broke"):
+            async for _ in client.sessions.query_stream("s1", prompt="x"):
+                pass
 
 
 async def test_malformed_json_in_stream_is_protocol_error() -> None:
     """Fake peer: a data line that is not JSON, in the middle of a chat stream."""
-    async with FakePeer(streaming("data: {not json}\n\n", "data: [DONE]\n\n")) as peer:
-        async with LayerScale(peer.url) as client:
-            with pytest.raises(ProtocolError, match="not valid JSON"):
-                async for _ in client.chat_stream(messages=[{"role": "user", "content": "x"}]):
-                    pass
+    async with (
+        FakePeer(streaming("data: {not json}\n\n", "data: [DONE]\n\n")) as peer,
+        LayerScale(peer.url) as client,
+    ):
+        with pytest.raises(ProtocolError, match="not valid JSON"):
+            async for _ in client.chat_stream(messages=[{"role": "user", "content": "x"}]):
+                pass
 
 
 async def test_error_frame_mid_stream_raises() -> None:
     """Fake peer: reports a failure inside the stream as {"error": {...}}."""
     err = json.dumps({"error": {"message": "context full", "type": "server_error"}})
-    async with FakePeer(streaming(f"data: {err}\n\n")) as peer:
-        async with LayerScale(peer.url) as client:
-            with pytest.raises(LayerScaleError, match="context full"):
-                async for _ in client.sessions.query_stream("s1", prompt="x"):
-                    pass
+    async with FakePeer(streaming(f"data: {err}\n\n")) as peer, LayerScale(peer.url) as client:
+        with pytest.raises(LayerScaleError, match="context full"):
+            async for _ in client.sessions.query_stream("s1", prompt="x"):
+                pass
 
 
 async def test_stream_error_status_and_non_sse_answer() -> None:
@@ -136,18 +151,18 @@ async def test_stream_error_status_and_non_sse_answer() -> None:
     async def reply(req: FakeRequest, reader: object, writer: asyncio.StreamWriter) -> None:
         writer.write(missing if "s404" in req.path else http_response(200, {"text": "hi"}))
 
-    async with FakePeer(reply) as peer:
-        async with LayerScale(peer.url, backoff=FAST) as client:
-            with pytest.raises(NotFoundError, match="no such session"):
-                async for _ in client.sessions.events("s404"):
-                    pass
-            with pytest.raises(ProtocolError, match="expected text/event-stream"):
-                async for _ in client.sessions.query_stream("s1", prompt="x"):
-                    pass
+    async with FakePeer(reply) as peer, LayerScale(peer.url, backoff=FAST) as client:
+        with pytest.raises(NotFoundError, match="no such session"):
+            async for _ in client.sessions.events("s404"):
+                pass
+        with pytest.raises(ProtocolError, match="expected text/event-stream"):
+            async for _ in client.sessions.query_stream("s1", prompt="x"):
+                pass
 
 
-async def _endless_events(req: FakeRequest, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:
+async def _endless_events(
+    req: FakeRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     writer.write(sse_head())
     writer.write(chunk('data: {"type": "connected", "data_version": 0}\n\n'))
     version = 0
@@ -166,43 +181,43 @@ async def _endless_events(req: FakeRequest, reader: asyncio.StreamReader,
 async def test_abandoned_stream_closes_its_response() -> None:
     """Fake peer: an endless event stream that notices when the client goes away. Breaking
     out of `async for` (no aclose) must still release the connection."""
-    async with FakePeer(_endless_events) as peer:
-        async with LayerScale(peer.url) as client:
-            seen = 0
-            async for _ in client.sessions.events("s1"):
-                seen += 1
-                if seen == 3:
-                    break
-            await asyncio.wait_for(peer.disconnected.wait(), 5)
+    async with FakePeer(_endless_events) as peer, LayerScale(peer.url) as client:
+        seen = 0
+        async for _ in client.sessions.events("s1"):
+            seen += 1
+            if seen == 3:
+                break
+        await asyncio.wait_for(peer.disconnected.wait(), 5)
     assert seen == 3
 
 
 async def test_cancelled_stream_closes_its_response() -> None:
     """Fake peer: an endless event stream; cancelling the consuming task closes the
     response (the peer sees the disconnect) and the task ends cancelled."""
-    async with FakePeer(_endless_events) as peer:
-        async with LayerScale(peer.url) as client:
-            got = asyncio.Event()
+    async with FakePeer(_endless_events) as peer, LayerScale(peer.url) as client:
+        got = asyncio.Event()
 
-            async def consume() -> None:
-                async with client.sessions.events("s1") as stream:
-                    async for _ in stream:
-                        got.set()
+        async def consume() -> None:
+            async with client.sessions.events("s1") as stream:
+                async for _ in stream:
+                    got.set()
 
-            task = asyncio.create_task(consume())
-            await asyncio.wait_for(got.wait(), 5)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            await asyncio.wait_for(peer.disconnected.wait(), 5)
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(got.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(peer.disconnected.wait(), 5)
 
 
 def test_decoder_splits_identically_and_handles_spec_cases() -> None:
     """Unit check of the SSE decoder on the spec's corner cases (no peer involved)."""
-    raw = (b"\xef\xbb\xbf: comment\r\nid: 7\r\nretry: 1500\r\nevent: a\r\n"
-           b"data\r\ndata:x\r\ndata:  y\r\n\r\n"
-           b"event: ignored-no-data\n\n"
-           b"field-without-colon\ndata: z\n\n")
+    raw = (
+        b"\xef\xbb\xbf: comment\r\nid: 7\r\nretry: 1500\r\nevent: a\r\n"
+        b"data\r\ndata:x\r\ndata:  y\r\n\r\n"
+        b"event: ignored-no-data\n\n"
+        b"field-without-colon\ndata: z\n\n"
+    )
     whole = SSEDecoder()
     events = whole.feed(raw)
     assert [(e.event, e.data, e.id, e.retry) for e in events] == [

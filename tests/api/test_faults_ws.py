@@ -34,8 +34,10 @@ pytestmark = pytest.mark.anyio
 KEY = "LS-ws-fault-secret"
 FAST = Backoff(base=0.02, cap=0.1)
 QUICK = SocketOptions(open_timeout=2, ping_interval=0.2, ping_timeout=0.3, close_timeout=0.3)
-CONNECTED = {"type": "connected", "data": {"session_id": "s1", "data_version": 0,
-                                           "streaming": True, "flash_queries": 0}}
+CONNECTED = {
+    "type": "connected",
+    "data": {"session_id": "s1", "data_version": 0, "streaming": True, "flash_queries": 0},
+}
 
 
 class ScriptedWS:
@@ -68,8 +70,9 @@ class ScriptedWS:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[ScriptedWS]:
-        async with serve(self._handler, "127.0.0.1", 0,
-                         process_request=self._process_request) as server:
+        async with serve(
+            self._handler, "127.0.0.1", 0, process_request=self._process_request
+        ) as server:
             port = next(iter(server.sockets)).getsockname()[1]
             self.url = f"http://127.0.0.1:{port}"
             yield self
@@ -96,27 +99,37 @@ async def test_plain_socket_push_ping_and_auth_header() -> None:
     async def script(ws: ServerConnection, n: int) -> None:
         await ws.send(json.dumps(CONNECTED))
         push = await fake.record(ws)
-        await ws.send(json.dumps({"type": "push_ack", "data": {
-            "pushed": len(push["data"]), "dropped": 0, "queue_size": 2}}))
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "push_ack",
+                    "data": {"pushed": len(push["data"]), "dropped": 0, "queue_size": 2},
+                }
+            )
+        )
         await fake.record(ws)
         await ws.send(json.dumps({"type": "pong"}))
         await ws.close(1000, "bye")
 
     fake = ScriptedWS(script)
-    async with fake.running():
-        async with LayerScale(fake.url, api_key=KEY) as client:
-            async with client.sessions.stream("s1", options=QUICK) as ws:
-                first = await ws.recv()
-                await ws.push([Candle(), {"o": 1, "h": 1, "l": 1, "c": 1, "v": 1, "sym": "X"}])
-                ack = await ws.recv()
-                await ws.ping()
-                rest = [e async for e in ws]
+    async with (
+        fake.running(),
+        LayerScale(fake.url, api_key=KEY) as client,
+        client.sessions.stream("s1", options=QUICK) as ws,
+    ):
+        first = await ws.recv()
+        await ws.push([Candle(), {"o": 1, "h": 1, "l": 1, "c": 1, "v": 1, "sym": "X"}])
+        ack = await ws.recv()
+        await ws.ping()
+        rest = [e async for e in ws]
     assert isinstance(first, ConnectedEvent) and first.session_id == "s1"
     assert isinstance(ack, PushAckEvent) and ack.pushed == 2 and ack.queue_size == 2
     assert [type(e) for e in rest] == [PongEvent]
     assert fake.received == [
-        {"type": "push", "data": [Candle().to_entry(),
-                                  {"o": 1, "h": 1, "l": 1, "c": 1, "v": 1, "sym": "X"}]},
+        {
+            "type": "push",
+            "data": [Candle().to_entry(), {"o": 1, "h": 1, "l": 1, "c": 1, "v": 1, "sym": "X"}],
+        },
         {"type": "ping"},
     ]
     assert fake.headers[0]["authorization"] == f"Bearer {KEY}"
@@ -132,23 +145,24 @@ async def test_plain_socket_close_4401_raises_authentication_error() -> None:
         await ws.close(4401, "invalid licence key")
 
     fake = ScriptedWS(script)
-    async with fake.running():
-        async with LayerScale(fake.url, api_key=KEY) as client:
-            ws = client.sessions.stream("s1", options=QUICK)
-            async with ws:
-                assert isinstance(await ws.recv(), ConnectedEvent)
-                with pytest.raises(AuthenticationError, match="invalid licence key"):
-                    await ws.recv()
-                with pytest.raises(AuthenticationError):  # sending on it says why it closed
-                    await ws.push([])
+    async with fake.running(), LayerScale(fake.url, api_key=KEY) as client:
+        ws = client.sessions.stream("s1", options=QUICK)
+        async with ws:
+            assert isinstance(await ws.recv(), ConnectedEvent)
+            with pytest.raises(AuthenticationError, match="invalid licence key"):
+                await ws.recv()
+            with pytest.raises(AuthenticationError):  # sending on it says why it closed
+                await ws.push([])
     assert ws.close_code == 4401
 
 
 @pytest.mark.parametrize(
     ("code", "error", "words"),
-    [(4401, AuthenticationError, "authentication failed"),
-     (4403, PermissionDeniedError, "permission denied"),
-     (4404, NotFoundError, "session not found")],
+    [
+        (4401, AuthenticationError, "authentication failed"),
+        (4403, PermissionDeniedError, "permission denied"),
+        (4404, NotFoundError, "session not found"),
+    ],
 )
 async def test_reconnecting_stream_stops_for_good_on_terminal_close(
     code: int, error: type[Exception], words: str
@@ -162,12 +176,12 @@ async def test_reconnecting_stream_stops_for_good_on_terminal_close(
 
     fake = ScriptedWS(script)
     states, on_state = recorder()
-    async with fake.running():
-        async with LayerScale(fake.url, api_key=KEY) as client:
-            stream = client.sessions.reconnecting_stream(
-                "s1", on_state=on_state, backoff=FAST, options=QUICK)
-            async with stream:
-                events = await asyncio.wait_for(_collect(stream), 10)
+    async with fake.running(), LayerScale(fake.url, api_key=KEY) as client:
+        stream = client.sessions.reconnecting_stream(
+            "s1", on_state=on_state, backoff=FAST, options=QUICK
+        )
+        async with stream:
+            events = await asyncio.wait_for(_collect(stream), 10)
     assert [type(e) for e in events] == [ConnectedEvent]
     assert fake.connections == 1
     assert [s.status for s in states] == ["connecting", "open", "closed"]
@@ -185,12 +199,12 @@ async def test_reconnecting_stream_stops_on_refused_upgrade(status: int) -> None
 
     fake = ScriptedWS(script, reject=status)
     states, on_state = recorder()
-    async with fake.running():
-        async with LayerScale(fake.url, api_key=KEY) as client:
-            stream = client.sessions.reconnecting_stream(
-                "s1", on_state=on_state, backoff=FAST, options=QUICK)
-            async with stream:
-                assert await asyncio.wait_for(_collect(stream), 10) == []
+    async with fake.running(), LayerScale(fake.url, api_key=KEY) as client:
+        stream = client.sessions.reconnecting_stream(
+            "s1", on_state=on_state, backoff=FAST, options=QUICK
+        )
+        async with stream:
+            assert await asyncio.wait_for(_collect(stream), 10) == []
     assert fake.connections == 1
     assert states[-1].status == "closed"
     assert stream.final_error is not None and stream.final_error.status == status
@@ -202,23 +216,24 @@ async def test_dead_peer_detected_by_ping_timeout_and_reconnected() -> None:
     it never answers pings - a half-open connection (e.g. a suspended laptop's NAT).
     The stream must notice via ping timeout, say so, and reconnect."""
 
-    async def silent(req: FakeRequest, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter) -> None:
+    async def silent(
+        req: FakeRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         writer.write(ws_accept(req) + ws_text_frame(CONNECTED))
         await writer.drain()
         await asyncio.Event().wait()  # the fault: go silent forever
 
     states, on_state = recorder()
-    async with FakePeer(silent) as peer:
-        async with LayerScale(peer.url, api_key=KEY) as client:
-            stream = client.sessions.reconnecting_stream(
-                "s1", on_state=on_state, backoff=FAST, options=QUICK)
-            async with stream:
-                first = await asyncio.wait_for(stream.__anext__(), 5)
-                await wait_for(lambda: any(s.status == "reconnecting" for s in states), 10)
-                dropped = next(s for s in states if s.status == "reconnecting")
-                await wait_for(lambda: peer.connections >= 2, 10)
-                second = await asyncio.wait_for(stream.__anext__(), 5)
+    async with FakePeer(silent) as peer, LayerScale(peer.url, api_key=KEY) as client:
+        stream = client.sessions.reconnecting_stream(
+            "s1", on_state=on_state, backoff=FAST, options=QUICK
+        )
+        async with stream:
+            first = await asyncio.wait_for(stream.__anext__(), 5)
+            await wait_for(lambda: any(s.status == "reconnecting" for s in states), 10)
+            dropped = next(s for s in states if s.status == "reconnecting")
+            await wait_for(lambda: peer.connections >= 2, 10)
+            second = await asyncio.wait_for(stream.__anext__(), 5)
     assert isinstance(first, ConnectedEvent) and isinstance(second, ConnectedEvent)
     assert "ping timeout" in (dropped.reason or "")
     assert dropped.retry_in is not None and 0 < dropped.retry_in <= FAST.cap
@@ -233,26 +248,35 @@ async def test_error_and_malformed_frames_surface_as_events() -> None:
 
     async def script(ws: ServerConnection, n: int) -> None:
         await ws.send(json.dumps(CONNECTED))
-        await ws.send(json.dumps({"type": "error", "data": {"message": "bad entry 2",
-                                                            "code": "invalid_entry"}}))
+        await ws.send(
+            json.dumps(
+                {"type": "error", "data": {"message": "bad entry 2", "code": "invalid_entry"}}
+            )
+        )
         await ws.send("{{{ not json")
-        await ws.send(json.dumps({"type": "data_updated", "data": {
-            "data_version": 3, "data_count": 3, "pos_next": 70}}))
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "data_updated",
+                    "data": {"data_version": 3, "data_count": 3, "pos_next": 70},
+                }
+            )
+        )
         await ws.wait_closed()
 
     fake = ScriptedWS(script)
     states, on_state = recorder()
-    async with fake.running():
-        async with LayerScale(fake.url, api_key=KEY) as client:
-            async with client.sessions.reconnecting_stream(
-                    "s1", on_state=on_state, backoff=FAST, options=QUICK) as stream:
-                events = [await asyncio.wait_for(stream.__anext__(), 5) for _ in range(4)]
-                assert stream.is_open
-            async with client.sessions.stream("s1", options=QUICK) as ws:
+    async with fake.running(), LayerScale(fake.url, api_key=KEY) as client:
+        async with client.sessions.reconnecting_stream(
+            "s1", on_state=on_state, backoff=FAST, options=QUICK
+        ) as stream:
+            events = [await asyncio.wait_for(stream.__anext__(), 5) for _ in range(4)]
+            assert stream.is_open
+        async with client.sessions.stream("s1", options=QUICK) as ws:
+            await ws.recv()
+            await ws.recv()
+            with pytest.raises(ProtocolError, match="not valid JSON"):
                 await ws.recv()
-                await ws.recv()
-                with pytest.raises(ProtocolError, match="not valid JSON"):
-                    await ws.recv()
     assert [type(e) for e in events] == [ConnectedEvent, ErrorEvent, ErrorEvent, DataUpdatedEvent]
     assert events[1] == ErrorEvent(message="bad entry 2", code="invalid_entry")
     assert isinstance(events[2], ErrorEvent) and events[2].code == "protocol_error"
@@ -278,20 +302,20 @@ async def test_drop_never_resends_pushed_data() -> None:
     fake = ScriptedWS(script)
     states, on_state = recorder()
     entry = {"o": 1, "h": 1, "l": 1, "c": 1, "v": 1}
-    async with fake.running():
-        async with LayerScale(fake.url, api_key=KEY) as client:
-            slow = Backoff(base=0.3, cap=0.3, jitter=0.0)
-            async with client.sessions.reconnecting_stream(
-                    "s1", on_state=on_state, backoff=slow, options=QUICK) as stream:
-                await stream.wait_open(5)
-                await stream.push([entry | {"timestamp": 1}])
-                await asyncio.wait_for(first_push.wait(), 5)
-                await wait_for(lambda: stream.state.status == "reconnecting", 5)
-                with pytest.raises(APIConnectionError, match="reconnecting"):
-                    await stream.push([entry | {"timestamp": 2}])
-                await stream.wait_open(5)
-                await stream.push([entry | {"timestamp": 3}])
-                await wait_for(lambda: len(fake.received) == 2, 5)
+    async with fake.running(), LayerScale(fake.url, api_key=KEY) as client:
+        slow = Backoff(base=0.3, cap=0.3, jitter=0.0)
+        async with client.sessions.reconnecting_stream(
+            "s1", on_state=on_state, backoff=slow, options=QUICK
+        ) as stream:
+            await stream.wait_open(5)
+            await stream.push([entry | {"timestamp": 1}])
+            await asyncio.wait_for(first_push.wait(), 5)
+            await wait_for(lambda: stream.state.status == "reconnecting", 5)
+            with pytest.raises(APIConnectionError, match="reconnecting"):
+                await stream.push([entry | {"timestamp": 2}])
+            await stream.wait_open(5)
+            await stream.push([entry | {"timestamp": 3}])
+            await wait_for(lambda: len(fake.received) == 2, 5)
     stamps = [m["data"][0]["timestamp"] for m in fake.received]
     assert stamps == [1, 3]
     assert fake.connections == 2
@@ -308,7 +332,8 @@ async def test_backoff_is_capped_with_jitter_and_max_attempts() -> None:
     backoff = Backoff(base=0.01, cap=0.04, jitter=0.5)
     async with LayerScale(url, api_key=KEY) as client:
         stream = client.sessions.reconnecting_stream(
-            "s1", on_state=on_state, backoff=backoff, max_attempts=6, options=QUICK)
+            "s1", on_state=on_state, backoff=backoff, max_attempts=6, options=QUICK
+        )
         async with stream:
             assert await asyncio.wait_for(_collect(stream), 10) == []
     waits = [s for s in states if s.status == "reconnecting"]

@@ -59,15 +59,22 @@ async def test_chat_and_message_streams(local_server: RunningServer) -> None:
     kinds = [e.type for e in events]
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
     assert "content_block_delta" in kinds and "message_delta" in kinds
-    deltas = "".join(e.delta.text or "" for e in events
-                     if e.type == "content_block_delta" and e.delta is not None)
+    deltas = "".join(
+        e.delta.text or ""
+        for e in events
+        if e.type == "content_block_delta" and e.delta is not None
+    )
     assert deltas
 
 
 async def test_session_lifecycle(local_server: RunningServer) -> None:
     async with LayerScale(local_server.url) as client:
-        async with session(client, prompt="You are a market analyst.", mark_prefix=True,
-                           flash=[{"query": "Is the trend bullish?"}]) as info:
+        async with session(
+            client,
+            prompt="You are a market analyst.",
+            mark_prefix=True,
+            flash=[{"query": "Is the trend bullish?"}],
+        ) as info:
             sid = info.session_id
             assert info.type == "ohlcv" and info.context == 2048
             assert info.prefix_end is not None and info.prefix_end > 0
@@ -93,13 +100,15 @@ async def test_session_lifecycle(local_server: RunningServer) -> None:
 
 
 async def test_push_wait_status_stats(local_server: RunningServer) -> None:
-    async with LayerScale(local_server.url) as client:
-        async with session(client, prompt="Candles follow.") as info:
-            sid = info.session_id
-            pushed = await client.sessions.push(sid, CANDLES, wait=True)
-            status = await client.sessions.stream_status(sid)
-            stats = await client.sessions.stats(sid)
-            state = await client.sessions.get(sid)
+    async with (
+        LayerScale(local_server.url) as client,
+        session(client, prompt="Candles follow.") as info,
+    ):
+        sid = info.session_id
+        pushed = await client.sessions.push(sid, CANDLES, wait=True)
+        status = await client.sessions.stream_status(sid)
+        stats = await client.sessions.stats(sid)
+        state = await client.sessions.get(sid)
     assert pushed.pushed == 5 and pushed.dropped == 0 and pushed.total_enqueued == 5
     assert status.streaming.queue_size == 0
     assert status.statistics.items_processed >= pushed.total_enqueued
@@ -112,22 +121,40 @@ async def test_push_wait_status_stats(local_server: RunningServer) -> None:
 
 
 async def test_query_prompt_messages_tools(local_server: RunningServer) -> None:
-    tools = [{"type": "function", "function": {
-        "name": "read_file", "description": "Read a file",
-        "parameters": {"type": "object", "properties": {"path": {"type": "string"}},
-                       "required": ["path"]}}}]
-    async with LayerScale(local_server.url) as client:
-        async with session(client, prompt="You answer in one word.") as info:
-            sid = info.session_id
-            await client.sessions.push(sid, CANDLES[:2], wait=True)
-            before = await client.sessions.get(sid)
-            answer = await client.sessions.query(sid, prompt="Up or down?", max_tokens=8,
-                                                 fast_answer=True)
-            chat = await client.sessions.query(
-                sid, messages=[{"role": "system", "content": "You are a coding agent."},
-                               {"role": "user", "content": "Read src/App.tsx"}],
-                tools=tools, max_tokens=24)
-            after = await client.sessions.get(sid)
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "read_file",
+                "description": "Read a file",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"path": {"type": "string"}},
+                    "required": ["path"],
+                },
+            },
+        }
+    ]
+    async with (
+        LayerScale(local_server.url) as client,
+        session(client, prompt="You answer in one word.") as info,
+    ):
+        sid = info.session_id
+        await client.sessions.push(sid, CANDLES[:2], wait=True)
+        before = await client.sessions.get(sid)
+        answer = await client.sessions.query(
+            sid, prompt="Up or down?", max_tokens=8, fast_answer=True
+        )
+        chat = await client.sessions.query(
+            sid,
+            messages=[
+                {"role": "system", "content": "You are a coding agent."},
+                {"role": "user", "content": "Read src/App.tsx"},
+            ],
+            tools=tools,
+            max_tokens=24,
+        )
+        after = await client.sessions.get(sid)
     assert isinstance(answer.text, str) and 1 <= answer.n_tokens <= 8
     assert answer.finish_reason in {"stop", "length"}
     if answer.speculative:
@@ -140,17 +167,19 @@ async def test_query_prompt_messages_tools(local_server: RunningServer) -> None:
 
 
 async def test_flash_register_list_unflash(local_server: RunningServer) -> None:
-    async with LayerScale(local_server.url) as client:
-        async with session(client, prompt="Analyst.") as info:
-            sid = info.session_id
-            first = await client.sessions.flash(sid, "Is the trend bullish?")
-            second = await client.sessions.flash(sid, "Is volume increasing?", 16)
-            await client.sessions.push(sid, CANDLES, wait=True)
-            listing = await client.sessions.list_flash(sid)
-            removed = await client.sessions.unflash(sid, first.id)
-            after = await client.sessions.list_flash(sid)
-            with pytest.raises(NotFoundError):
-                await client.sessions.unflash(sid, first.id)
+    async with (
+        LayerScale(local_server.url) as client,
+        session(client, prompt="Analyst.") as info,
+    ):
+        sid = info.session_id
+        first = await client.sessions.flash(sid, "Is the trend bullish?")
+        second = await client.sessions.flash(sid, "Is volume increasing?", 16)
+        await client.sessions.push(sid, CANDLES, wait=True)
+        listing = await client.sessions.list_flash(sid)
+        removed = await client.sessions.unflash(sid, first.id)
+        after = await client.sessions.list_flash(sid)
+        with pytest.raises(NotFoundError):
+            await client.sessions.unflash(sid, first.id)
     assert first.max_tokens == 32 and second.max_tokens == 16
     assert second.total_flash_queries == 2
     assert {q.id for q in listing.flash_queries} == {first.id, second.id}

@@ -23,25 +23,63 @@ PROFILE = settings(max_examples=300, deadline=None, suppress_health_check=[Healt
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4)
+    ),
     max_leaves=20,
 )
 event_types = st.sampled_from([*EVENTS_BY_TYPE, "", "other", 3])
 field_names = st.sampled_from(
-    ["data_version", "data_count", "pos_next", "id", "query", "value", "confidence",
-     "evaluated_at", "pushed", "dropped", "queue_size", "message", "code", "session_id",
-     "streaming", "flash_queries", "data", "type"]
+    [
+        "data_version",
+        "data_count",
+        "pos_next",
+        "id",
+        "query",
+        "value",
+        "confidence",
+        "evaluated_at",
+        "pushed",
+        "dropped",
+        "queue_size",
+        "message",
+        "code",
+        "session_id",
+        "streaming",
+        "flash_queries",
+        "data",
+        "type",
+    ]
 )
 event_like = st.builds(
-    lambda kind, fields, nest: ({"type": kind, "data": fields} if nest else {"type": kind, **fields}),
+    lambda kind, fields, nest: {"type": kind, "data": fields} if nest else {"type": kind, **fields},
     event_types,
     st.dictionaries(field_names, json_values, max_size=6),
     st.booleans(),
 )
 sse_fragments = st.lists(
-    st.sampled_from([b"data: ", b"data:", b"event: ", b"id: ", b"retry: ", b": ka", b"\n", b"\r",
-                     b"\r\n", b"{", b"}", b'"type"', b":", b"connected", b"\xff", b"\xef\xbb\xbf",
-                     b"[DONE]", b"\x00"])
+    st.sampled_from(
+        [
+            b"data: ",
+            b"data:",
+            b"event: ",
+            b"id: ",
+            b"retry: ",
+            b": ka",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b"{",
+            b"}",
+            b'"type"',
+            b":",
+            b"connected",
+            b"\xff",
+            b"\xef\xbb\xbf",
+            b"[DONE]",
+            b"\x00",
+        ]
+    )
     | st.binary(max_size=12),
     max_size=40,
 ).map(b"".join)

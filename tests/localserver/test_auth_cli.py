@@ -100,3 +100,22 @@ def test_pool_limit_is_429_and_frees_on_delete_with_json_logs(tmp_path: Path) ->
     records = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
     assert any(r["msg"].startswith("listening on http://127.0.0.1:") for r in records)
     assert all({"ts", "level", "logger", "msg"} <= set(r) for r in records)
+
+
+def test_missing_model_exits_2_with_a_clear_message(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "app.localserver", "--model",
+                          str(tmp_path / "nope.gguf"), "--port", str(free_port())],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "model file not found" in run.stdout + run.stderr
+
+
+def test_unloadable_model_exits_1_after_logging_why(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf file at all")
+    run = subprocess.run([sys.executable, "-m", "app.localserver", "--model", str(bad),
+                          "--port", str(free_port())],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "listening on http://127.0.0.1:" in out and "model failed to load" in out

@@ -60,7 +60,7 @@ def test_chat_completion_is_deterministic_and_streams_the_same_text(http: httpx.
 def test_chat_completion_forced_tool_call(http: httpx.Client) -> None:
     body = http.post("/v1/chat/completions", json={
         "messages": [{"role": "user", "content": "What is AAPL at?"}], "tools": TOOLS,
-        "tool_choice": "required", "max_tokens": 24}).json()
+        "tool_choice": "required", "max_tokens": 12}).json()
     (choice,) = body["choices"]
     assert choice["finish_reason"] == "tool_calls"
     (call,) = choice["message"]["tool_calls"]
@@ -124,14 +124,14 @@ def test_anthropic_tool_use(http: httpx.Client) -> None:
               "input_schema": {"type": "object", "properties": {"symbol": {"type": "string"}}}}]
     body = http.post("/v1/messages", json={
         "messages": [{"role": "user", "content": "AAPL price?"}], "tools": tools,
-        "tool_choice": {"type": "tool", "name": "get_price"}, "max_tokens": 24}).json()
+        "tool_choice": {"type": "tool", "name": "get_price"}, "max_tokens": 12}).json()
     assert body["stop_reason"] == "tool_use"
     block = next(b for b in body["content"] if b["type"] == "tool_use")
     assert block["name"] == "get_price" and isinstance(block["input"], dict)
     assert block["id"].startswith("toolu_")
     frames = _sse(http, "/v1/messages", {
         "messages": [{"role": "user", "content": "AAPL price?"}], "tools": tools,
-        "tool_choice": {"type": "tool", "name": "get_price"}, "max_tokens": 24,
+        "tool_choice": {"type": "tool", "name": "get_price"}, "max_tokens": 12,
         "stream": True})
     payloads = [json.loads(d) for _, d in frames]
     starts = [p for p in payloads if p["type"] == "content_block_start"]

@@ -80,7 +80,7 @@ def test_messages_with_forced_tool_return_openai_tool_calls(api: Api) -> None:
     out = api.generate(sid, messages=[{"role": "user", "content": "Price of AAPL?"}],
                        tools=TOOLS, tool_choice={"type": "function",
                                                  "function": {"name": "get_price"}},
-                       max_tokens=24)
+                       max_tokens=12)
     assert out["finish_reason"] == "tool_calls"
     (call,) = out["tool_calls"]
     assert call["type"] == "function" and call["id"].startswith("call_")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.localserver.conftest import Api, assert_error, candles, wait_for
+from tests.localserver.conftest import Api, assert_error, candles
 
 
 def test_push_ingests_and_bumps_data_version(api: Api, http: httpx.Client) -> None:
@@ -75,8 +75,7 @@ def test_full_ring_drops_and_full_context_is_a_clear_4xx(api: Api, http: httpx.C
     ack = api.push(sid, candles(4100))
     assert ack["pushed"] == 4096 and ack["dropped"] == 4
     assert ack["total_dropped"] == 4
-    status = wait_for(lambda: (s := api.status(sid))["streaming"]["error"] and
-                      s["streaming"]["queue_size"] == 0 and s, what="context full error")
+    status = api.wait_ingested(sid, 4096)
     assert "full" in status["streaming"]["error"]
     assert status["statistics"]["items_processed"] == 4096
     assert status["statistics"]["total_dropped"] > 4

@@ -122,8 +122,22 @@ class VolumeItem(_BarsItem):
         super().__init__(bars, style)
         self._rects = [PrimitiveArray(QRectF, 4), PrimitiveArray(QRectF, 4)]
         self._brushes = [pg.mkBrush(style.up_volume), pg.mkBrush(style.down_volume)]
+        self._separator = pg.mkPen(style.axis)
+
+    def boundingRect(self) -> QRectF:
+        # Also covers the pane's top edge, where the separator line goes.
+        vb = self.getViewBox()
+        return self._bounds.united(vb.viewRect()) if vb is not None else self._bounds
 
     def paint(self, p: QPainter, *args: object) -> None:
+        vb = self.getViewBox()
+        if vb is not None:
+            # A hairline between the price and volume panes.
+            view = vb.viewRect()
+            # Half a pixel inside the pane, or the view's clip would cut it.
+            y = view.bottom() - 0.5 * view.height() / max(1.0, vb.height())
+            p.setPen(self._separator)
+            p.drawLine(QLineF(view.left(), y, view.right(), y))
         bins = self.visible()
         if bins is None or len(bins) == 0:
             return

@@ -19,7 +19,7 @@ from datetime import tzinfo
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsView, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.core.candles import CandleStore
 from app.ui.chart.axes import GridItem, PriceAxis, VolumeAxis, price_decimals, short_number
@@ -89,6 +89,9 @@ class CandleChart(QWidget):
 
         self._view = pg.GraphicsLayoutWidget()
         self._view.setBackground(st.background)
+        # Almost every frame changes most of the view (following, y re-fit):
+        # skipping Qt's dirty-region bookkeeping is cheaper than using it.
+        self._view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self._view.ci.layout.setContentsMargins(4, 2, 2, 2)
         self._view.ci.layout.setVerticalSpacing(0)
         # The readout is a plain QLabel above the plot, not a scene item: a scene
@@ -96,6 +99,8 @@ class CandleChart(QWidget):
         self._readout = QLabel(self)
         self._readout.setTextFormat(Qt.TextFormat.RichText)
         self._readout.setFixedHeight(20)
+        # Its text changes every frame: it must never ask the layout to re-run.
+        self._readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self._readout.setContentsMargins(8, 2, 8, 0)
         self._readout.setStyleSheet(
             f"background: {st.background}; color: {st.text}; font-size: {st.font_pt + 0.5}pt;"
@@ -239,6 +244,10 @@ class CandleChart(QWidget):
             self._marker_flags.update()
         if self._hover is None:
             self._show_readout(n - 1)
+        # pyqtgraph applies a range change to the view transform lazily, at the
+        # start of the next paint, which then schedules a second paint: apply it now.
+        self._price_vb.updateMatrix()
+        self._volume_vb.updateMatrix()
         return True
 
     def add_marker(

@@ -1,0 +1,298 @@
+"""Client throughput against the bundled server: WS push acks/s and SSE events/s parsed.
+
+    .venv/bin/python -m bench.client_throughput            # starts a private bundled server
+    .venv/bin/python -m bench.client_throughput --url http://127.0.0.1:8080 [--key LS-...]
+
+Rows:
+- WS push: candles per second acknowledged (push_ack), one fresh session per row, for
+  several batch sizes, either waiting for each ack (sequential) or keeping every push
+  in flight (pipelined). Dropped candles (ring buffer full) are reported, not counted.
+- SSE (live): a generate stream from the server, events/s as the client receives and
+  parses them (bounded by the model's token rate, not by the client).
+- SSE (parser): the same captured bytes replayed from memory through the client's SSE
+  decoder + pydantic models: the client's own parsing capacity.
+- SSE events(): data_updated events/s seen by a subscriber while candles are ingested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from app.api import LayerScale
+from app.api.frames import to_model
+from app.api.models import DataUpdatedEvent, GenerateChunk, PushAckEvent
+from app.api.sse import SSEDecoder
+
+ROOT = Path(__file__).resolve().parents[1]
+_READY = re.compile(r"listening on (http://\S+?),")
+
+
+@dataclass
+class Row:
+    metric: str
+    value: float
+    unit: str
+    note: str = ""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def bundled_server(timeout: float = 120.0) -> AsyncIterator[str]:
+    """Start `python -m app.localserver` on a free loopback port; stop it afterwards."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "LAYERSCALE_LICENSE_KEY"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.localserver",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ctx-size",
+            "4096",
+            "--pool-size",
+            "4",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as http:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"bundled server exited with {proc.returncode}")
+                try:
+                    if (await http.get(f"{url}/v1/health", timeout=2)).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("bundled server did not become ready")
+                await asyncio.sleep(0.2)  # readiness polling with a deadline
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def candles(n: int, start: int = 0) -> list[dict[str, float]]:
+    out = []
+    for i in range(start, start + n):
+        o = 100 + (i % 50) * 0.1
+        out.append(
+            {
+                "o": o,
+                "h": o + 0.4,
+                "l": o - 0.4,
+                "c": o + 0.1,
+                "v": 1000.0 + i,
+                "timestamp": 1_700_000_000.0 + 60 * i,
+            }
+        )
+    return out
+
+
+async def ws_push(client: LayerScale, total: int, batch: int, pipelined: bool) -> Row:
+    info = await client.sessions.create(type="ohlcv", prompt="Bench.", context=4096)
+    try:
+        async with client.sessions.stream(info.session_id) as ws:
+            await ws.recv()  # connected
+            acked = dropped = 0
+            batches = [candles(batch, i) for i in range(0, total, batch)]
+            start = time.perf_counter()
+            if pipelined:
+
+                async def sender() -> None:
+                    for b in batches:
+                        await ws.push(b)
+
+                send_task = asyncio.create_task(sender())
+                acks = 0
+                while acks < len(batches):
+                    event = await ws.recv()
+                    if isinstance(event, PushAckEvent):
+                        acks += 1
+                        acked += event.pushed
+                        dropped += event.dropped
+                await send_task
+            else:
+                for b in batches:
+                    await ws.push(b)
+                    while True:
+                        event = await ws.recv()
+                        if isinstance(event, PushAckEvent):
+                            acked += event.pushed
+                            dropped += event.dropped
+                            break
+            elapsed = time.perf_counter() - start
+    finally:
+        await client.sessions.delete(info.session_id)
+    mode = "pipelined" if pipelined else "sequential"
+    return Row(
+        f"WS push, batch {batch}, {mode}",
+        acked / elapsed,
+        "candles/s acked",
+        f"{acked} acked, {dropped} dropped in {elapsed:.2f} s",
+    )
+
+
+async def sse_live_and_parser(client: LayerScale, url: str, tokens: int) -> list[Row]:
+    info = await client.sessions.create(type="ohlcv", prompt="Tell long stories.", context=4096)
+    try:
+        start = time.perf_counter()
+        count = 0
+        async for _ in client.sessions.query_stream(
+            info.session_id, prompt="Once upon a time", max_tokens=tokens
+        ):
+            count += 1
+        live = time.perf_counter() - start
+        # Capture the raw bytes of an identical stream, chunked as the network gave them.
+        chunks: list[bytes] = []
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=None) as http,
+            http.stream(
+                "POST",
+                f"/v1/sessions/{info.session_id}/generate",
+                json={"prompt": "Once upon a time", "max_tokens": tokens, "stream": True},
+            ) as response,
+        ):
+            async for piece in response.aiter_raw():
+                chunks.append(piece)
+    finally:
+        await client.sessions.delete(info.session_id)
+    parsed = 0
+    rounds = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 1.0:
+        decoder = SSEDecoder()
+        for piece in chunks:
+            for event in decoder.feed(piece):
+                to_model(GenerateChunk, event.json(), "bench")
+                parsed += 1
+        rounds += 1
+    replay = time.perf_counter() - t0
+    return [
+        Row(
+            "SSE generate stream (live)",
+            count / live,
+            "events/s",
+            f"{count} events in {live:.2f} s (model-bound)",
+        ),
+        Row(
+            "SSE parse + validate (replay)",
+            parsed / replay,
+            "events/s",
+            f"{rounds} replays of {parsed // max(rounds, 1)} captured events, "
+            f"{1e6 * replay / max(parsed, 1):.1f} us/event",
+        ),
+    ]
+
+
+async def sse_session_events(client: LayerScale, total: int) -> Row:
+    info = await client.sessions.create(type="ohlcv", prompt="Bench.", context=4096)
+    updates = 0
+    try:
+        async with client.sessions.events(info.session_id) as events:
+            await events.__anext__()  # connected
+            pushed = await client.sessions.push(info.session_id, candles(total))
+            start = time.perf_counter()
+
+            async def drain() -> None:
+                nonlocal updates
+                async for event in events:
+                    if isinstance(event, DataUpdatedEvent):
+                        updates += 1
+                        if (event.data_count or 0) >= pushed.pushed:
+                            return
+
+            await asyncio.wait_for(drain(), 120)
+            elapsed = time.perf_counter() - start
+    finally:
+        await client.sessions.delete(info.session_id)
+    return Row(
+        "SSE events() data_updated",
+        updates / elapsed,
+        "events/s",
+        f"{updates} updates while ingesting {total} candles in {elapsed:.2f} s",
+    )
+
+
+def print_table(rows: list[Row]) -> None:
+    headers = ("metric", "value", "unit", "notes")
+    cells = [
+        (r.metric, f"{r.value:,.0f}" if r.value >= 100 else f"{r.value:,.1f}", r.unit, r.note)
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for c in cells:
+        print(
+            "  ".join([c[0].ljust(widths[0]), c[1].rjust(widths[1]), c[2].ljust(widths[2]), c[3]])
+        )
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
+    async def measure(url: str) -> list[Row]:
+        rows: list[Row] = []
+        async with LayerScale(url, api_key=args.key) as client:
+            for batch in args.batches:
+                rows.append(await ws_push(client, args.candles, batch, pipelined=False))
+                rows.append(await ws_push(client, args.candles, batch, pipelined=True))
+            rows += await sse_live_and_parser(client, url, args.tokens)
+            rows.append(await sse_session_events(client, args.ingest))
+        return rows
+
+    if args.url:
+        return await measure(args.url)
+    async with bundled_server() as url:
+        return await measure(url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="use this server instead of starting a bundled one")
+    parser.add_argument("--key", default=os.environ.get("LAYERSCALE_LICENSE_KEY"))
+    parser.add_argument("--candles", type=int, default=2000, help="candles per WS row (<4096)")
+    parser.add_argument(
+        "--batches", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 100]
+    )
+    parser.add_argument("--tokens", type=int, default=48, help="tokens in the SSE generate row")
+    parser.add_argument("--ingest", type=int, default=20, help="candles for the events() row")
+    args = parser.parse_args(argv)
+    rows = asyncio.run(run(args))
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

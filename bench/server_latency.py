@@ -1,0 +1,252 @@
+"""Flash-query latency of the bundled (stateful) server against a stateless peer.
+
+    .venv/bin/python -m bench.server_latency [--threads N] [--repeats N]
+
+Both servers run the same GGUF with the same thread count, in this run:
+(a) app.localserver: the context lives in the session's KV cache; a query decodes only
+    the question and 8 answer tokens, then rolls back;
+(b) llama-cpp-python's own OpenAI server (`python -m llama_cpp.server`): the same context
+    text + question sent as one prompt. Before each timed request an unrelated short
+    prompt is sent (untimed), so the peer's single-slot prefix reuse cannot skip the
+    context: the situation of a peer serving several clients or changing data.
+Also prints ingest throughput (entries pushed -> decoded, wall clock) against llama.cpp's
+raw prompt evaluation of the same text (low-level llama_decode in this process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.localserver.__main__ import default_threads
+from app.localserver.config import bundled_model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = (("256", 256), ("1k", 1024), ("2k", 2048), ("4k", 4096))
+CTX = 4096
+QUESTION = "\nQuestion: Is the price trending up or down?\nAnswer:"
+ANSWER_TOKENS = 8
+HEADROOM = 40  # question + 8 answer tokens must fit after the data
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _candles(n: int, start: int) -> list[dict[str, Any]]:
+    # Deterministic prices with some movement; one entry renders to ~30 tokens.
+    out = []
+    for i in range(start, start + n):
+        base = 150.0 + ((i * 37) % 200) / 10.0
+        out.append({"o": base, "h": base + 0.8, "l": base - 0.6, "c": base + 0.3,
+                    "v": 1_000_000 + (i * 7919) % 50_000, "timestamp": 1_733_000_000 + 60 * i,
+                    "sym": "AAPL"})
+    return out
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)  # polling interval under a deadline
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def _start(args: list[str], log: Path, ready_url: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "LAYERSCALE_LICENSE_KEY"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: proc.poll() is None and httpx.get(ready_url, timeout=2).status_code == 200,
+              300, ready_url)
+    except RuntimeError:
+        proc.terminate()
+        raise RuntimeError(f"server did not start; log:\n{log.read_text()[-2000:]}") from None
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+class Stateful:
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=600)
+
+    def status(self, sid: str) -> dict[str, Any]:
+        return self.http.get(f"/v1/sessions/{sid}/stream/status").json()  # type: ignore[no-any-return]
+
+    def push_wait(self, sid: str, data: list[dict[str, Any]]) -> float:
+        """Push and wait until decoded; returns wall-clock seconds."""
+        started = time.perf_counter()
+        ack = self.http.post(f"/v1/sessions/{sid}/stream/push", json={"data": data}).json()
+        target = ack["total_enqueued"]
+
+        def done() -> bool:
+            st = self.status(sid)
+            return bool(st["streaming"]["queue_size"] == 0
+                        and st["statistics"]["items_processed"] >= target)
+        _wait(done, 900, "ingest")
+        return time.perf_counter() - started
+
+    def build(self, target: int) -> tuple[str, int, float]:
+        """A session holding ~target tokens; returns (id, tokens, ingest tokens/s)."""
+        sid = self.http.post("/v1/sessions/init", json={
+            "type": "ohlcv", "prompt": "You are a market analyst. Recent AAPL candles:\n"},
+        ).json()["session_id"]
+        self.push_wait(sid, _candles(1, 0))
+        state = self.http.get(f"/v1/sessions/{sid}/state").json()
+        per_entry = state["n_tokens"] - state["data_region"]["start"]
+        want = max(0, (min(target, CTX - HEADROOM) - state["n_tokens"]) // max(per_entry, 1))
+        before = state["n_tokens"]
+        seconds = self.push_wait(sid, _candles(want, 1)) if want else 0.0
+        after = self.http.get(f"/v1/sessions/{sid}/state").json()["n_tokens"]
+        rate = (after - before) / seconds if seconds else 0.0
+        return sid, after, rate
+
+    def context_text(self, sid: str) -> str:
+        return self.http.get(f"/v1/sessions/{sid}/state").json()["context_text"]  # type: ignore[no-any-return]
+
+    def query(self, sid: str) -> tuple[float, int]:
+        started = time.perf_counter()
+        out = self.http.post(f"/v1/sessions/{sid}/generate",
+                             json={"prompt": QUESTION, "max_tokens": ANSWER_TOKENS}).json()
+        return time.perf_counter() - started, int(out["n_tokens"])
+
+
+class Stateless:
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=1200)
+
+    def _complete(self, prompt: str, max_tokens: int) -> dict[str, Any]:
+        r = self.http.post("/v1/completions", json={"prompt": prompt, "max_tokens": max_tokens,
+                                                    "temperature": 0.0})
+        r.raise_for_status()
+        return r.json()  # type: ignore[no-any-return]
+
+    def query(self, context: str) -> tuple[float, int]:
+        self._complete("Unrelated warm-up text.", 1)  # defeats prefix reuse (untimed)
+        started = time.perf_counter()
+        out = self._complete(context + QUESTION, ANSWER_TOKENS)
+        return time.perf_counter() - started, int(out["usage"]["completion_tokens"])
+
+
+def raw_prompt_eval(model: Path, text: str, threads: int) -> tuple[int, float]:
+    """llama.cpp prompt evaluation of `text` in a fresh context: (tokens, tokens/s)."""
+    import llama_cpp
+
+    llama = llama_cpp.Llama(model_path=str(model), n_ctx=CTX, n_batch=512, n_ubatch=512,
+                            n_threads=threads, n_threads_batch=threads, flash_attn=False,
+                            verbose=False)
+    tokens = llama.tokenize(text.encode(), add_bos=False, special=True)[: CTX - 8]
+    best = 0.0
+    for _ in range(2):
+        llama.reset()  # n_tokens = 0: eval() then clears the cache (a cold run)
+        started = time.perf_counter()
+        llama.eval(tokens)
+        best = max(best, len(tokens) / (time.perf_counter() - started))
+    llama.close()
+    return len(tokens), best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=default_threads())
+    parser.add_argument("--repeats", type=int, default=3, help="stateful queries per size")
+    parser.add_argument("--stateless-repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+    model = bundled_model_path()
+    if model is None:
+        print("bundled model not installed", file=sys.stderr)
+        return 2
+    logs = Path(tempfile.mkdtemp(prefix="bench-server-"))
+    ours_port, peer_port = _free_port(), _free_port()
+    print(f"model {model.name}, {args.threads} thread(s), logs in {logs}", flush=True)
+    ours = _start([sys.executable, "-m", "app.localserver", "--port", str(ours_port),
+                   "--ctx-size", str(CTX), "--pool-size", str(len(SIZES)),
+                   "--threads", str(args.threads)], logs / "localserver.log",
+                  f"http://127.0.0.1:{ours_port}/v1/health")
+    peer = None
+    try:
+        peer = _start([sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+                       "--n_ctx", str(CTX + 64), "--n_batch", "512", "--n_ubatch", "512",
+                       "--n_threads", str(args.threads), "--n_threads_batch", str(args.threads),
+                       "--flash_attn", "false", "--port", str(peer_port), "--verbose", "false"],
+                      logs / "llama_cpp_server.log", f"http://127.0.0.1:{peer_port}/v1/models")
+        stateful = Stateful(f"http://127.0.0.1:{ours_port}")
+        stateless = Stateless(f"http://127.0.0.1:{peer_port}")
+        rows = []
+        ingest_rate = 0.0
+        for label, target in SIZES:
+            sid, n_tokens, rate = stateful.build(target)
+            if target == 4096:
+                ingest_rate = rate
+            stateful.query(sid)  # warm-up, untimed
+            ours_runs = [stateful.query(sid) for _ in range(args.repeats)]
+            context = stateful.context_text(sid)
+            peer_runs = [stateless.query(context) for _ in range(args.stateless_repeats)]
+            ours_s = statistics.median(t for t, _ in ours_runs)
+            peer_s = statistics.median(t for t, _ in peer_runs)
+            rows.append((label, n_tokens, ours_s, ours_runs[0][1], peer_s, peer_runs[0][1]))
+            print(f"  {label}: context {n_tokens} tokens, stateful {ours_s * 1000:.0f} ms, "
+                  f"stateless {peer_s * 1000:.0f} ms", flush=True)
+            if target == 4096:
+                raw_text = context
+        _stop(peer)
+        peer = None
+        _stop(ours)
+        raw_tokens, raw_rate = raw_prompt_eval(model, raw_text, args.threads)
+    finally:
+        if peer is not None:
+            _stop(peer)
+        _stop(ours)
+
+    base = rows[0][2]
+    print()
+    print("| context | tokens | stateful (ms) | stateless (ms) | stateless/stateful "
+          "| stateful vs 256 |")
+    print("|---|---|---|---|---|---|")
+    for label, n_tokens, ours_s, ours_n, peer_s, peer_n in rows:
+        print(f"| {label} | {n_tokens} | {ours_s * 1000:.0f} ({ours_n} tok) | "
+              f"{peer_s * 1000:.0f} ({peer_n} tok) | {peer_s / ours_s:.1f}x | "
+              f"{ours_s / base:.2f}x |")
+    by = {r[0]: r for r in rows}
+    flat = by["4k"][2] / base
+    speedup = by["2k"][4] / by["2k"][2]
+    ratio = ingest_rate / raw_rate if raw_rate else 0.0
+    print()
+    print(f"stateful 4k / 256: {flat:.2f}x (target <= 1.5x) "
+          f"{'PASS' if flat <= 1.5 else 'MISS'}")
+    print(f"stateless/stateful at 2k: {speedup:.1f}x (target >= 5.9x) "
+          f"{'PASS' if speedup >= 5.9 else 'MISS'}")
+    print(f"ingest: {ingest_rate:.0f} tokens/s (push -> decoded, wall clock) vs raw prompt "
+          f"eval {raw_rate:.0f} tokens/s ({raw_tokens} tokens): {ratio * 100:.0f}% "
+          f"(target >= 80%) {'PASS' if ratio >= 0.8 else 'MISS'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
