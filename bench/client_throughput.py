@@ -4,20 +4,22 @@
     .venv/bin/python -m bench.client_throughput --url http://127.0.0.1:8080 [--key LS-...]
 
 Rows:
-- WS push: candles per second acknowledged (push_ack), one fresh session per row, for
+- WS push: candles per second acknowledged (push_ack), one fresh session per row (the
+  server needs 8 free session slots), for
   several batch sizes, either waiting for each ack (sequential) or keeping every push
   in flight (pipelined). Dropped candles (ring buffer full) are reported, not counted.
 - SSE (live): a generate stream from the server, events/s as the client receives and
   parses them (bounded by the model's token rate, not by the client).
 - SSE (parser): the same captured bytes replayed from memory through the client's SSE
   decoder + pydantic models: the client's own parsing capacity.
-- SSE events(): data_updated events/s seen by a subscriber while candles are ingested.
+- SSE events(): latency from a one-candle push to the subscriber's data_updated.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from app.api import LayerScale
+from app.api import LayerScale, LayerScaleError
 from app.api.frames import to_model
 from app.api.models import DataUpdatedEvent, GenerateChunk, PushAckEvent
 from app.api.sse import SSEDecoder
@@ -71,7 +73,7 @@ async def bundled_server(timeout: float = 120.0) -> AsyncIterator[str]:
             "--ctx-size",
             "4096",
             "--pool-size",
-            "4",
+            "8",
         ],
         cwd=ROOT,
         env=env,
@@ -120,41 +122,40 @@ def candles(n: int, start: int = 0) -> list[dict[str, float]]:
     return out
 
 
-async def ws_push(client: LayerScale, total: int, batch: int, pipelined: bool) -> Row:
-    info = await client.sessions.create(type="ohlcv", prompt="Bench.", context=4096)
-    try:
-        async with client.sessions.stream(info.session_id) as ws:
-            await ws.recv()  # connected
-            acked = dropped = 0
-            batches = [candles(batch, i) for i in range(0, total, batch)]
-            start = time.perf_counter()
-            if pipelined:
+async def ws_push(
+    client: LayerScale, session_id: str, total: int, batch: int, pipelined: bool, offset: int
+) -> Row:
+    """One row: push ``total`` candles in batches over a fresh socket, count acks."""
+    async with client.sessions.stream(session_id) as ws:
+        await ws.recv()  # connected
+        acked = dropped = 0
+        batches = [candles(batch, offset + i) for i in range(0, total, batch)]
+        start = time.perf_counter()
+        if pipelined:
 
-                async def sender() -> None:
-                    for b in batches:
-                        await ws.push(b)
-
-                send_task = asyncio.create_task(sender())
-                acks = 0
-                while acks < len(batches):
-                    event = await ws.recv()
-                    if isinstance(event, PushAckEvent):
-                        acks += 1
-                        acked += event.pushed
-                        dropped += event.dropped
-                await send_task
-            else:
+            async def sender() -> None:
                 for b in batches:
                     await ws.push(b)
-                    while True:
-                        event = await ws.recv()
-                        if isinstance(event, PushAckEvent):
-                            acked += event.pushed
-                            dropped += event.dropped
-                            break
-            elapsed = time.perf_counter() - start
-    finally:
-        await client.sessions.delete(info.session_id)
+
+            send_task = asyncio.create_task(sender())
+            acks = 0
+            while acks < len(batches):
+                event = await ws.recv()
+                if isinstance(event, PushAckEvent):
+                    acks += 1
+                    acked += event.pushed
+                    dropped += event.dropped
+            await send_task
+        else:
+            for b in batches:
+                await ws.push(b)
+                while True:
+                    event = await ws.recv()
+                    if isinstance(event, PushAckEvent):
+                        acked += event.pushed
+                        dropped += event.dropped
+                        break
+        elapsed = time.perf_counter() - start
     mode = "pipelined" if pipelined else "sequential"
     return Row(
         f"WS push, batch {batch}, {mode}",
@@ -216,32 +217,26 @@ async def sse_live_and_parser(client: LayerScale, url: str, tokens: int) -> list
     ]
 
 
-async def sse_session_events(client: LayerScale, total: int) -> Row:
-    info = await client.sessions.create(type="ohlcv", prompt="Bench.", context=4096)
-    updates = 0
-    try:
-        async with client.sessions.events(info.session_id) as events:
-            await events.__anext__()  # connected
-            pushed = await client.sessions.push(info.session_id, candles(total))
+async def sse_update_latency(client: LayerScale, session_id: str, pushes: int) -> Row:
+    """Push one candle at a time; time until the SSE subscriber sees its data_updated."""
+    latencies: list[float] = []
+    async with client.sessions.events(session_id) as events:
+        await events.__anext__()  # connected
+        for i in range(pushes):
             start = time.perf_counter()
-
-            async def drain() -> None:
-                nonlocal updates
+            await client.sessions.push(session_id, candles(1, i))
+            async with asyncio.timeout(120):
                 async for event in events:
                     if isinstance(event, DataUpdatedEvent):
-                        updates += 1
-                        if (event.data_count or 0) >= pushed.pushed:
-                            return
-
-            await asyncio.wait_for(drain(), 120)
-            elapsed = time.perf_counter() - start
-    finally:
-        await client.sessions.delete(info.session_id)
+                        break
+            latencies.append(time.perf_counter() - start)
+    latencies.sort()
+    median = latencies[len(latencies) // 2]
     return Row(
-        "SSE events() data_updated",
-        updates / elapsed,
-        "events/s",
-        f"{updates} updates while ingesting {total} candles in {elapsed:.2f} s",
+        "SSE events(): push -> data_updated",
+        1000 * median,
+        "ms (median)",
+        f"{pushes} single-candle pushes, max {1000 * latencies[-1]:.0f} ms (server decode-bound)",
     )
 
 
@@ -265,11 +260,30 @@ async def run(args: argparse.Namespace) -> list[Row]:
     async def measure(url: str) -> list[Row]:
         rows: list[Row] = []
         async with LayerScale(url, api_key=args.key) as client:
-            for batch in args.batches:
-                rows.append(await ws_push(client, args.candles, batch, pipelined=False))
-                rows.append(await ws_push(client, args.candles, batch, pipelined=True))
+            # Cheap rows first: the WS rows leave a decode backlog that loads the CPU.
+            info = await client.sessions.create(type="ohlcv", prompt="Bench.", context=4096)
+            sessions = [info.session_id]
+            rows.append(await sse_update_latency(client, info.session_id, args.latency_pushes))
             rows += await sse_live_and_parser(client, url, args.tokens)
-            rows.append(await sse_session_events(client, args.ingest))
+            offset = 0
+            for batch in args.batches:
+                for pipelined in (False, True):
+                    # A fresh session (own ring buffer) per row, so no row meets a full ring.
+                    ws_session = await client.sessions.create(
+                        type="ohlcv", prompt="Bench.", context=4096
+                    )
+                    sessions.append(ws_session.session_id)
+                    rows.append(
+                        await ws_push(
+                            client, ws_session.session_id, args.candles, batch, pipelined, offset
+                        )
+                    )
+                    offset += args.candles
+            # The server finishes its current decode batch before a delete completes;
+            # do not wait for that here (the deletes still happen server-side).
+            for sid in sessions:
+                with contextlib.suppress(LayerScaleError):
+                    await client.sessions.delete(sid, timeout=2)
         return rows
 
     if args.url:
@@ -282,12 +296,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="use this server instead of starting a bundled one")
     parser.add_argument("--key", default=os.environ.get("LAYERSCALE_LICENSE_KEY"))
-    parser.add_argument("--candles", type=int, default=2000, help="candles per WS row (<4096)")
+    parser.add_argument(
+        "--candles",
+        type=int,
+        default=600,
+        help="candles per WS row (all rows share one 4096-entry ring)",
+    )
     parser.add_argument(
         "--batches", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 100]
     )
     parser.add_argument("--tokens", type=int, default=48, help="tokens in the SSE generate row")
-    parser.add_argument("--ingest", type=int, default=20, help="candles for the events() row")
+    parser.add_argument(
+        "--latency-pushes",
+        type=int,
+        default=5,
+        help="single-candle pushes in the events() latency row",
+    )
     args = parser.parse_args(argv)
     rows = asyncio.run(run(args))
     print_table(rows)

@@ -9,6 +9,7 @@ loading, ready) come from /v1/health.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -30,7 +31,7 @@ from app.launcher.profiles import ENV_KEY, LauncherSettings, Profile
 from app.launcher.statefile import CRASHED, RESTARTING, RUNNING, STOPPED, ServerState, state_path
 from app.launcher.status import RestartPolicy, ServerStatus
 from app.launcher.supervisor import supervisor_command
-from app.secrets import normalise_url, resolve_key
+from app.secrets import normalise_url, resolve_key_async
 
 log = logging.getLogger(__name__)
 
@@ -285,9 +286,6 @@ class ServerController:
         return self.status
 
     # ---- actions -------------------------------------------------------------------------
-    def command_preview(self) -> list[str]:
-        return self.profile.command()
-
     async def start(self) -> None:
         """Start the profile's server (returns once the process runs), or attach to one that
         already answers on its port. Raises PortInUse / LaunchError / InvalidProfile."""
@@ -313,25 +311,31 @@ class ServerController:
                 return
             host = self.profile.host
             if found == Probe.OTHER or not port_free(host, self.profile.port):
-                raise PortInUse(host, self.profile.port, port_owner(self.profile.port),
+                # Naming the owner scans /proc: seconds on a busy machine, so not on the loop.
+                owner = await _run_blocking(port_owner, self.profile.port)
+                raise PortInUse(host, self.profile.port, owner,
                                 suggest_port(host, self.profile.port))
             command = self.profile.command()
             await self._check_docker()
-            self._spawn(command)
+            self._spawn(command, await self._environment())
             await self._wait_spawned()
         finally:
             self._busy = False
             self.watch()
 
-    def _environment(self) -> dict[str, str]:
+    async def _environment(self) -> dict[str, str]:
+        """The server's environment: the only way its licence key reaches it."""
         env = {k: v for k, v in os.environ.items() if k != ENV_KEY}
-        key = resolve_key(self.profile.url) if isinstance(self._key, _Auto) else self._key
+        if isinstance(self._key, _Auto):
+            key = await resolve_key_async(self.profile.url)  # keyring: off the loop's thread
+        else:
+            key = self._key
         if key:
             env[ENV_KEY] = key
         env.setdefault("PYTHONUNBUFFERED", "1")  # live logs from Python servers
         return env
 
-    def _spawn(self, command: list[str]) -> None:
+    def _spawn(self, command: list[str], env: dict[str, str]) -> None:
         spec = {
             "command": command,
             "profile": self.profile.name,
@@ -348,7 +352,7 @@ class ServerController:
         self.exit_code, self.last_lines = None, []
         with self.log_file.open("ab") as errors:
             self._popen = subprocess.Popen(
-                supervisor_command(spec), env=self._environment(), stdin=subprocess.DEVNULL,
+                supervisor_command(spec), env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,
             )
 
@@ -457,6 +461,14 @@ class ServerController:
                                "dashboard, so it cannot be restarted from here.")
         await self.stop()
         await self.start()
+
+
+# A plain thread, not the loop's default executor (QThreads under qasync, see app.secrets.worker).
+_BLOCKING = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="launcher")
+
+
+async def _run_blocking(fn: Callable[[int], str | None], arg: int) -> str | None:
+    return await asyncio.get_running_loop().run_in_executor(_BLOCKING, fn, arg)
 
 
 _START_LOCKS: dict[tuple[int, str], asyncio.Lock] = {}

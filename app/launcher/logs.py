@@ -111,7 +111,6 @@ class LogBuffer:
     def __init__(self, maxlen: int = VIEW_LINES) -> None:
         self._lines: collections.deque[str] = collections.deque(maxlen=maxlen)
         self._listeners: list[Callable[[list[str]], None]] = []
-        self.version = 0  # bumps on every change so views can skip unchanged repaints
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -124,18 +123,12 @@ class LogBuffer:
         if not batch:
             return
         self._lines.extend(batch)
-        self.version += 1
         for listener in list(self._listeners):
             listener(batch)
 
     def clear(self) -> None:
         """Clears the view only; the log file keeps everything."""
         self._lines.clear()
-        self.version += 1
-
-    def search(self, text: str) -> list[int]:
-        needle = text.lower()
-        return [i for i, line in enumerate(self._lines) if needle in line.lower()]
 
     def subscribe(self, listener: Callable[[list[str]], None]) -> Callable[[], None]:
         self._listeners.append(listener)

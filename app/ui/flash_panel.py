@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,6 +33,19 @@ C_QUERY, C_ANSWER, C_CONF, C_VERSION, C_STATE, C_AGE = range(6)
 GAP_ROLE = Qt.ItemDataRole.UserRole + 1
 QID_ROLE = Qt.ItemDataRole.UserRole + 2
 BAR_FULL_GAP = 6.0  # a gap this large fills the bar (p ~ 0.998)
+ROW_HEIGHT = 24
+
+
+_CHATML = re.compile(r"<\|im_(start|end)\|>(system|user|assistant)?")
+
+
+def display_query(query: str) -> str:
+    """The question as a person reads it, without prompt scaffolding (ChatML tags,
+    "Question:" / "Answer:" frames) some queries carry for the model's sake."""
+    text = " ".join(_CHATML.sub(" ", query).split())
+    text = re.sub(r"^(question|q)\s*:\s*", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s*(answer|a)\s*:\s*$", "", text, flags=re.IGNORECASE)
+    return text or query.strip()
 
 
 def fmt_age(seconds: float | None) -> str:
@@ -45,7 +59,12 @@ def fmt_age(seconds: float | None) -> str:
 
 
 class ConfidenceDelegate(QStyledItemDelegate):
-    """Gap and odds as text over a bar coloured by level."""
+    """A bar coloured by level on the left, the gap and odds as text on the right."""
+
+    def sizeHint(self, option: QStyleOptionViewItem,
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        hint = super().sizeHint(option, index)
+        return QSize(hint.width(), max(hint.height(), ROW_HEIGHT))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
@@ -54,16 +73,19 @@ class ConfidenceDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         gap = float(gap)
-        rect = QRect(option.rect).adjusted(3, 4, -3, -4)  # type: ignore[attr-defined]
+        cell = QRect(option.rect)  # type: ignore[attr-defined]
+        bar_w = max(24, int(cell.width() * 0.35))
+        track = QRect(cell.left() + 4, cell.center().y() - 4, bar_w, 8)
         painter.save()
-        painter.fillRect(rect, QColor(theme.RAISED))
-        bar = QRect(rect)
-        bar.setWidth(int(rect.width() * min(1.0, gap / BAR_FULL_GAP)))
-        colour = QColor(theme.LEVEL_COLOURS[level(gap).value])
-        colour.setAlpha(170)
-        painter.fillRect(bar, colour)
+        painter.fillRect(track, QColor(theme.RAISED))
+        fill = QRect(track)
+        fill.setWidth(max(2, int(track.width() * min(1.0, gap / BAR_FULL_GAP))))
+        painter.fillRect(fill, QColor(theme.LEVEL_COLOURS[level(gap).value]))
+        text_rect = QRect(track.right() + 8, cell.top(), cell.right() - track.right() - 10,
+                          cell.height())
         painter.setPen(QColor(theme.TEXT))
-        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), f"{gap:.2f}  p {odds(gap):.2f}")
+        painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
+                         f"{gap:.2f} · p {odds(gap):.2f}")
         painter.restore()
 
 
@@ -87,7 +109,7 @@ class FlashPanel(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(C_QUERY, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(C_ANSWER, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((C_CONF, 150), (C_VERSION, 70), (C_STATE, 70), (C_AGE, 64)):
+        for col, width in ((C_CONF, 190), (C_VERSION, 70), (C_STATE, 70), (C_AGE, 64)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.tree.setColumnWidth(col, width)
         self.new_query = QLineEdit(placeholderText="Add a flash query, e.g. Is the trend bullish?")
@@ -163,7 +185,7 @@ class FlashPanel(QWidget):
                             item.child(i).setText(C_AGE, fmt_age(now - past.received_at))
 
     def _fill(self, item: QTreeWidgetItem, q: FlashQueryState, now: float) -> None:
-        item.setText(C_QUERY, q.query)
+        item.setText(C_QUERY, display_query(q.query))
         item.setToolTip(C_QUERY, q.query)
         self._answer_cells(item, q.latest, now, current=True)
         if q.flips:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -27,9 +31,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
-from app.secrets import KeyStore, KeyStoreUnavailable, mask, normalise_url
+from app.secrets import KeyStore, KeyStoreUnavailable, keyring_call, mask, normalise_url
 from app.secrets.check import KeyCheck, check_key
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MASKED = mask("LS-")  # the same for every key: the list never hints at a key's length
 
 OK_STYLE = "color: #26a69a;"
 ERROR_STYLE = "color: #ef5350;"
@@ -49,7 +58,8 @@ class KeysDialog(QDialog):
         self.resize(720, 440)
         self.store = store or KeyStore()
         self._revealed: str | None = None
-        self._task: asyncio.Task[KeyCheck] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._testing: asyncio.Task[KeyCheck | None] | None = None
         self.last_check: KeyCheck | None = None
 
         layout = QVBoxLayout(self)
@@ -127,30 +137,50 @@ class KeysDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.refresh()
-        if server_url:
-            self.select(server_url)
+        # Filled in the background; tests and callers may await `ready`.
+        self.ready = self._run(self._refresh(select=server_url))
+
+    # ------------------------------------------------------------------ tasks
+    def _run(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Every keyring call goes through a task (the keyring is worked on its own thread);
+        closing the dialog cancels whatever is still pending."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or not isValid(self):
+            return
+        exc = task.exception()
+        if exc is not None:  # the type only: a keyring error's text is not ours to show
+            log.error("keys dialog action failed: %s", type(exc).__name__)
+            self._say(f"That did not work ({type(exc).__name__}).", ok=False)
 
     # ------------------------------------------------------------------ listing
     def servers(self) -> list[str]:
         return [self.table.item(row, 0).text() for row in range(self.table.rowCount())]
 
-    def refresh(self) -> None:
-        problem = self.store.problem
-        try:
-            names = self.store.servers()
-        except KeyStoreUnavailable:
-            names = []
+    def refresh(self) -> asyncio.Task[None]:
+        """Re-read the keyring (in the background) and redraw the list."""
+        return self._run(self._refresh())
+
+    async def _refresh(self, select: str | None = None) -> None:
+        listing = await keyring_call(_read_listing, self.store)
+        if not isValid(self):
+            return
+        problem = listing.problem
         if problem:
             self.banner.setText(f"{problem}\nKeys you add now are kept in memory for this run "
                                 "only and are never written anywhere.")
         self.banner.setVisible(bool(problem))
-        selected = self.selected_url()
-        self.table.setRowCount(len(names))
-        for row, name in enumerate(names):
+        selected = select or self.selected_url()
+        self.table.setRowCount(len(listing.servers))
+        for row, (name, memory_only) in enumerate(listing.servers):
             self.table.setItem(row, 0, QTableWidgetItem(name))
-            self.table.setItem(row, 1, QTableWidgetItem(mask("LS-") if name else ""))
-            where = "memory (this run only)" if self.store.in_memory_only(name) else "OS keyring"
+            self.table.setItem(row, 1, QTableWidgetItem(MASKED))
+            where = "memory (this run only)" if memory_only else "OS keyring"
             self.table.setItem(row, 2, QTableWidgetItem(where))
         self._revealed = None
         self.reveal_button.setChecked(False)
@@ -163,11 +193,10 @@ class KeysDialog(QDialog):
             name = normalise_url(url)
         except ValueError:
             return False
-        for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).text() == name:
-                self.table.selectRow(row)
-                return True
-        return False
+        row = self._row_of(name)
+        if row >= 0:
+            self.table.selectRow(row)
+        return row >= 0
 
     def selected_url(self) -> str | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
@@ -182,9 +211,9 @@ class KeysDialog(QDialog):
 
     def _update_buttons(self) -> None:
         has = self.selected_url() is not None
-        for button in (self.reveal_button, self.replace_button, self.remove_button,
-                       self.test_button):
+        for button in (self.reveal_button, self.replace_button, self.remove_button):
             button.setEnabled(has)
+        self.test_button.setEnabled(has and self._testing is None)
 
     def _row_of(self, url: str) -> int:
         for row in range(self.table.rowCount()):
@@ -196,22 +225,29 @@ class KeysDialog(QDialog):
         if self._revealed is not None:
             row = self._row_of(self._revealed)
             if row >= 0:
-                self.table.item(row, 1).setText(mask("LS-"))
+                self.table.item(row, 1).setText(MASKED)
             self._revealed = None
         url = self.selected_url()
         if not on or url is None:
             self.reveal_button.setText("Reveal")
             return
+        self._run(self._reveal(url))
+
+    async def _reveal(self, url: str) -> None:
         try:
-            key = self.store.get(url)
+            key = await keyring_call(self.store.get, url)
         except KeyStoreUnavailable as exc:
+            key = None
             self._say(str(exc), ok=False)
+        if not isValid(self):
+            return
+        # The user may have moved on while the keyring answered: show nothing then.
+        if not key or self.selected_url() != url or not self.reveal_button.isChecked():
             self.reveal_button.setChecked(False)
             return
-        if key:
-            self.table.item(self._row_of(url), 1).setText(key)
-            self._revealed = url
-            self.reveal_button.setText("Hide")
+        self.table.item(self._row_of(url), 1).setText(key)
+        self._revealed = url
+        self.reveal_button.setText("Hide")
 
     def shown_key_text(self, url: str) -> str:
         row = self._row_of(normalise_url(url))
@@ -226,94 +262,123 @@ class KeysDialog(QDialog):
             self.key_edit.setFocus()
             self._say(f"Type the new key for {url} and press Save key.", ok=True)
 
-    def save_key(self) -> bool:
-        url_text, key = self.url_edit.text(), self.key_edit.text()
+    def save_key(self) -> asyncio.Task[bool]:
+        """Store the typed key for the typed URL; the task's result says whether it reached
+        the OS keyring."""
+        return self._run(self._save(self.url_edit.text(), self.key_edit.text()))
+
+    async def _save(self, url_text: str, key: str) -> bool:
         try:
             url = normalise_url(url_text)
         except ValueError as exc:
             self._say(str(exc), ok=False)
             return False
         replacing = url in self.servers()
+        self.save_button.setEnabled(False)
         try:
-            self.store.set(url, key)
-        except ValueError as exc:
+            await keyring_call(self.store.set, url, key)
+        except ValueError as exc:  # empty, or has spaces: the user fixes the typed key
             self._say(str(exc), ok=False)
             return False
         except KeyStoreUnavailable as exc:
-            self._say(str(exc), ok=False)
-            self.key_edit.clear()
-            self.refresh()
-            self.select(url)
-            self.keys_changed.emit()
-            return False
-        self.key_edit.clear()
-        self.show_key.setChecked(False)
-        self.refresh()
-        self.select(url)
-        self._say(f"{'Replaced' if replacing else 'Stored'} the key for {url} in the OS keyring.",
-                  ok=True)
-        self.keys_changed.emit()
-        return True
+            return await self._saved(url, str(exc), ok=False)
+        finally:
+            if isValid(self):
+                self.save_button.setEnabled(True)
+        stored = f"{'Replaced' if replacing else 'Stored'} the key for {url} in the OS keyring."
+        return await self._saved(url, stored, ok=True)
 
-    def remove_selected(self) -> bool:
+    async def _saved(self, url: str, message: str, *, ok: bool) -> bool:
+        if not isValid(self):
+            return ok
+        self.key_edit.clear()  # the typed key does not linger in the widget
+        self.show_key.setChecked(False)
+        await self._refresh(select=url)
+        if isValid(self):
+            self._say(message, ok=ok)
+            self.keys_changed.emit()
+        return ok
+
+    def remove_selected(self) -> asyncio.Task[bool] | None:
+        """Ask, then remove the selected server's key; None when nothing is removed."""
         url = self.selected_url()
         if url is None:
-            return False
+            return None
         answer = QMessageBox.question(self, "Remove key", f"Remove the licence key for {url}?")
         if answer != QMessageBox.StandardButton.Yes:
-            return False
+            return None
+        return self._run(self._remove(url))
+
+    async def _remove(self, url: str) -> bool:
         try:
-            removed = self.store.delete(url)
+            removed = await keyring_call(self.store.delete, url)
         except KeyStoreUnavailable as exc:
             self._say(str(exc), ok=False)
             return False
-        self.refresh()
-        self._say(f"Removed the key for {url}." if removed else f"No key was stored for {url}.",
-                  ok=removed)
-        self.keys_changed.emit()
+        if not isValid(self):
+            return removed
+        await self._refresh()
+        if isValid(self):
+            self._say(f"Removed the key for {url}." if removed
+                      else f"No key was stored for {url}.", ok=removed)
+            self.keys_changed.emit()
         return removed
 
-    def test_selected(self) -> asyncio.Task[KeyCheck] | None:
-        """Start a test of the selected key (health + authenticated call); the result shows
-        when it finishes. Returns the task (tests await it)."""
+    def test_selected(self) -> asyncio.Task[KeyCheck | None] | None:
+        """Test the selected key (health + authenticated call); the result shows when it
+        finishes. Returns the task (None when nothing is selected); its result is None when
+        the keyring could not be read."""
         url = self.selected_url()
         if url is None:
             return None
-        try:
-            key = self.store.get(url)
-        except KeyStoreUnavailable as exc:
-            self._say(str(exc), ok=False)
-            return None
-        self.test_button.setEnabled(False)
-        self._say(f"Testing {url}…", ok=True)
-        task = asyncio.ensure_future(check_key(url, key))
-        self._task = task
-        task.add_done_callback(self._tested)
-        return task
-
-    def _tested(self, task: asyncio.Task[KeyCheck]) -> None:
-        self._task = None
+        self._testing = self._run(self._test(url))
         self._update_buttons()
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            self._say(f"Test failed: {type(exc).__name__}", ok=False)
-            return
-        result = task.result()
-        self.last_check = result
-        self._say(result.message, ok=result.ok)
+        return self._testing
+
+    async def _test(self, url: str) -> KeyCheck | None:
+        self._say(f"Testing {url}…", ok=True)
+        try:
+            try:
+                key = await keyring_call(self.store.get, url)
+            except KeyStoreUnavailable as exc:
+                self._say(str(exc), ok=False)
+                return None
+            result = await check_key(url, key)
+        finally:
+            self._testing = None
+            if isValid(self):
+                self._update_buttons()
+        if isValid(self):
+            self.last_check = result
+            self._say(result.message, ok=result.ok)
+        return result
 
     def _say(self, text: str, *, ok: bool) -> None:
         self.result.setText(text)
         self.result.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
 
     def done(self, result: int) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
         with contextlib.suppress(RuntimeError):
             self.key_edit.clear()
         super().done(result)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    problem: str | None
+    servers: list[tuple[str, bool]]  # (url, kept in memory only)
+
+
+def _read_listing(store: KeyStore) -> _Listing:
+    """Everything the list shows, read in one trip to the keyring thread."""
+    problem = store.problem
+    try:
+        names = store.servers()
+    except KeyStoreUnavailable:
+        names = []
+    return _Listing(problem, [(name, store.in_memory_only(name)) for name in names])
 
 
 def _wrap(layout: QHBoxLayout) -> QWidget:

@@ -1,41 +1,34 @@
 """The Server panel: profiles, start/stop/restart, state, live log, launcher preferences.
 
 A view over app.launcher: every action is a coroutine on the qasync loop (never blocking
-the GUI thread); the controller's watch task feeds status changes and log lines, and the log
-view is repainted from a timer so a burst of lines costs one repaint.
+the GUI thread; keyring and /proc scans run on worker threads); the controller's watch
+task feeds status changes and log lines. The profile editor and the launcher options live
+in app.ui.launcher_form, the log view in app.ui.launcher_log.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
-import shlex
+import os
 from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QFont, QTextCursor, QTextDocument
+from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
     QFrame,
-    QGroupBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -47,14 +40,13 @@ from app.launcher import (
     LauncherSettings,
     PortInUse,
     Profile,
-    RestartPolicy,
     ServerController,
     ServerStatus,
 )
-from app.launcher.profiles import KIND_LABELS, KINDS, KV_CACHE_TYPES, LOG_FORMATS
-from app.secrets import KeyStore, KeyStoreUnavailable
-from app.secrets.store import ENV_KEY
+from app.secrets import ENV_KEY, KeyStore, KeyStoreUnavailable, keyring_call
 from app.settings import SettingsError
+from app.ui.launcher_form import LauncherOptions, ProfileForm
+from app.ui.launcher_log import ServerLogPane
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +59,6 @@ BADGE_COLOURS = {
 }
 LOCKED_TIP = ("Locked while the server runs: these settings are used when it starts. "
               "Stop the server to change them.")
-LOG_REPAINT_MS = 100
-# A plain Python thread for keyring look-ups: qasync's default executor is made of QThreads,
-# which Qt complains about (or aborts on) when they are still around at exit.
-_KEYRING_THREAD = concurrent.futures.ThreadPoolExecutor(max_workers=1,
-                                                        thread_name_prefix="keyring")
 
 
 def badge_style(status: ServerStatus) -> str:
@@ -99,7 +86,7 @@ class _Leftovers:
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task[object]] = set()
         self.controller: ServerController | None = None
-        self.closing: asyncio.Task[None] | None = None
+        self.closing: asyncio.Task[None] | None = None  # held so the loop does not drop it
 
     def shutdown(self, *_args: object) -> None:
         for task in list(self.tasks):
@@ -121,8 +108,6 @@ class LauncherPanel(QWidget):
         self.launcher = launcher or LauncherSettings()
         self.controller: ServerController | None = None
         self._unsubscribe: list[object] = []
-        self._pending_lines: list[str] = []
-        self._loading_form = False
         self._suggested_port: int | None = None
         self._life = _Leftovers()
         self._tasks = self._life.tasks
@@ -130,10 +115,6 @@ class LauncherPanel(QWidget):
         self.destroyed.connect(self._life.shutdown)
         self._build()
         self._load_profiles()
-        self.repaint_timer = QTimer(self)
-        self.repaint_timer.setInterval(LOG_REPAINT_MS)
-        self.repaint_timer.timeout.connect(self._flush_logs)
-        self.repaint_timer.start()
         self._select_profile(self.launcher.selected_name())
         if auto_start and self.launcher.auto_start:
             QTimer.singleShot(0, self._auto_start)
@@ -194,7 +175,10 @@ class LauncherPanel(QWidget):
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self._build_editor())
-        splitter.addWidget(self._build_log_view())
+        self.log_pane = ServerLogPane()
+        self.log_pane.cleared.connect(self._log_cleared)
+        self.log_pane.open_log_button.clicked.connect(self.open_log_file)
+        splitter.addWidget(self.log_pane)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([480, 700])
@@ -205,144 +189,19 @@ class LauncherPanel(QWidget):
         column = QWidget()
         layout = QVBoxLayout(column)
         layout.setContentsMargins(0, 0, 0, 0)
-
-        self.editor = QGroupBox("Profile settings")
-        form = QFormLayout(self.editor)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.form = form
-        self.name_edit = QLineEdit()
-        self.kind_combo = QComboBox()
-        for kind in KINDS:
-            self.kind_combo.addItem(KIND_LABELS[kind], kind)
-        self.host_edit = QLineEdit()
-        self.host_edit.setToolTip("127.0.0.1 keeps the server on this machine; 0.0.0.0 opens it "
-                                  "to your network.")
-        self.port_spin = _spin(1, 65535)
-        self.model_edit = QLineEdit()
-        self.model_edit.setPlaceholderText("bundled SmolLM2-135M (default)")
-        model_row = QHBoxLayout()
-        model_row.setContentsMargins(0, 0, 0, 0)
-        model_row.addWidget(self.model_edit, 1)
-        self.model_browse = QPushButton("Browse…")
-        self.model_browse.clicked.connect(self._browse_model)
-        model_row.addWidget(self.model_browse)
-        self.model_row = _row_widget(model_row)
-        self.ctx_spin = _spin(256, 1_048_576, step=1024)
-        self.threads_spin = _spin(1, 256)
-        self.gpu_spin = _spin(0, 999)
-        self.pool_spin = _spin(1, 1024)
-        self.binary_edit = QLineEdit()
-        self.binary_edit.setPlaceholderText("/path/to/layerscale-server")
-        binary_row = QHBoxLayout()
-        binary_row.setContentsMargins(0, 0, 0, 0)
-        binary_row.addWidget(self.binary_edit, 1)
-        self.binary_browse = QPushButton("Browse…")
-        self.binary_browse.clicked.connect(self._browse_binary)
-        binary_row.addWidget(self.binary_browse)
-        self.binary_row = _row_widget(binary_row)
-        self.flash_check = QCheckBox("--flash-attn")
-        self.kv_combo = QComboBox()
-        self.kv_combo.addItems(list(KV_CACHE_TYPES))
-        self.log_format_combo = QComboBox()
-        self.log_format_combo.addItems(list(LOG_FORMATS))
-        self.tag_edit = QLineEdit()
-        self.gpus_check = QCheckBox("--gpus all")
-        self.key_label = QLabel()
-        self.key_label.setObjectName("muted")
-        self.key_label.setWordWrap(True)
-
-        form.addRow("Name", self.name_edit)
-        form.addRow("Kind", self.kind_combo)
-        form.addRow("Executable", self.binary_row)
-        form.addRow("Image tag", self.tag_edit)
-        form.addRow("Model (.gguf)", self.model_row)
-        form.addRow("Host", self.host_edit)
-        form.addRow("Port", self.port_spin)
-        form.addRow("Context size", self.ctx_spin)
-        form.addRow("Threads", self.threads_spin)
-        form.addRow("GPU layers", self.gpu_spin)
-        form.addRow("Pool size", self.pool_spin)
-        form.addRow("Flash attention", self.flash_check)
-        form.addRow("KV cache type", self.kv_combo)
-        form.addRow("Log format", self.log_format_combo)
-        form.addRow("GPUs", self.gpus_check)
-        self.keys_button = QPushButton("Keys…")
-        self.keys_button.setToolTip("Add, replace, test or remove the licence key for this "
-                                    "profile's URL (kept in the OS keyring)")
-        self.keys_button.clicked.connect(self.open_keys_dialog)
-        key_row = QHBoxLayout()
-        key_row.setContentsMargins(0, 0, 0, 0)
-        key_row.addWidget(self.key_label, 1)
-        key_row.addWidget(self.keys_button)
-        form.addRow("Licence key", _row_widget(key_row))
-        self.problems_label = QLabel()
-        self.problems_label.setWordWrap(True)
-        self.problems_label.setStyleSheet("color: #ef5350;")
-        form.addRow(self.problems_label)
-        self.command_view = QPlainTextEdit()
-        self.command_view.setReadOnly(True)
-        self.command_view.setFont(_mono())
-        self.command_view.setMaximumHeight(72)
-        self.command_view.setToolTip("The exact command the launcher runs (the licence key goes "
-                                     "through the environment, never here).")
-        form.addRow("Command", self.command_view)
-
-        for widget in (self.name_edit, self.host_edit, self.model_edit, self.binary_edit,
-                       self.tag_edit):
-            widget.editingFinished.connect(self._form_edited)
-        for spin in (self.port_spin, self.ctx_spin, self.threads_spin, self.gpu_spin,
-                     self.pool_spin):
-            spin.valueChanged.connect(self._form_edited)
-        for combo in (self.kind_combo, self.kv_combo, self.log_format_combo):
-            combo.currentIndexChanged.connect(self._form_edited)
-        for check in (self.flash_check, self.gpus_check):
-            check.toggled.connect(self._form_edited)
         self.lock_note = QLabel(LOCKED_TIP)
         self.lock_note.setWordWrap(True)
         self.lock_note.setStyleSheet("color: #f0b429;")
         self.lock_note.hide()
         layout.addWidget(self.lock_note)
+        self.editor = ProfileForm()
+        self.editor.edited.connect(self._form_edited)
+        self.editor.keys_button.clicked.connect(self.open_keys_dialog)
         layout.addWidget(self.editor)
-
-        options = QGroupBox("Launcher")
-        opts = QFormLayout(options)
-        self.auto_start_check = QCheckBox("Start the server when the dashboard opens")
-        self.auto_start_check.setChecked(self.launcher.auto_start)
-        self.auto_start_check.toggled.connect(self._save_options)
-        policy = self.launcher.restart_policy
-        self.auto_restart_check = QCheckBox("Restart it after a crash")
-        self.auto_restart_check.setChecked(policy.enabled)
-        self.max_crashes_spin = _spin(1, 100)
-        self.max_crashes_spin.setValue(policy.max_crashes)
-        self.window_spin = QDoubleSpinBox()
-        self.window_spin.setRange(10, 86400)
-        self.window_spin.setDecimals(0)
-        self.window_spin.setSuffix(" s")
-        self.window_spin.setValue(policy.window)
-        give_up = QHBoxLayout()
-        give_up.setContentsMargins(0, 0, 0, 0)
-        give_up.addWidget(self.max_crashes_spin)
-        give_up.addWidget(QLabel("crashes in"))
-        give_up.addWidget(self.window_spin)
-        give_up.addStretch(1)
-        self.max_crashes_spin.setToolTip("Auto-restart stops after this many crashes within "
-                                         "the time window, and the panel says so.")
-        self.on_quit_combo = QComboBox()
-        for label, value in (("Ask", "ask"), ("Leave it running", "leave"),
-                             ("Stop it", "stop")):
-            self.on_quit_combo.addItem(label, value)
-        self.on_quit_combo.setCurrentIndex(max(0, self.on_quit_combo.findData(
-            self.launcher.on_quit)))
-        for widget in (self.auto_restart_check,):
-            widget.toggled.connect(self._save_options)
-        self.max_crashes_spin.valueChanged.connect(self._save_options)
-        self.window_spin.valueChanged.connect(self._save_options)
-        self.on_quit_combo.currentIndexChanged.connect(self._save_options)
-        opts.addRow(self.auto_start_check)
-        opts.addRow(self.auto_restart_check)
-        opts.addRow("Give up after", _row_widget(give_up))
-        opts.addRow("When the dashboard quits", self.on_quit_combo)
-        layout.addWidget(options)
+        self.options = LauncherOptions(self.launcher.auto_start, self.launcher.restart_policy,
+                                       self.launcher.on_quit)
+        self.options.changed.connect(self._save_options)
+        layout.addWidget(self.options)
         layout.addStretch(1)
 
         scroll = QScrollArea()
@@ -353,52 +212,6 @@ class LauncherPanel(QWidget):
         column.setMinimumWidth(440)
         scroll.setMinimumWidth(470)
         return scroll
-
-    def _build_log_view(self) -> QWidget:
-        box = QWidget()
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(0, 0, 0, 0)
-        bar = QHBoxLayout()
-        title = QLabel("Server log")
-        title.setStyleSheet("font-weight: 600;")
-        bar.addWidget(title)
-        self.follow_check = QCheckBox("Follow")
-        self.follow_check.setChecked(True)
-        self.follow_check.setToolTip("Keep the newest line in view")
-        bar.addWidget(self.follow_check)
-        self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("Search the log…")
-        self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.returnPressed.connect(self.find_next)
-        self.search_edit.textChanged.connect(self._search_changed)
-        bar.addWidget(self.search_edit, 1)
-        self.find_button = QPushButton("Find next")
-        self.find_button.clicked.connect(self.find_next)
-        bar.addWidget(self.find_button)
-        self.match_label = QLabel()
-        self.match_label.setObjectName("muted")
-        self.match_label.setMinimumWidth(72)
-        bar.addWidget(self.match_label)
-        self.clear_button = QPushButton("Clear")
-        self.clear_button.setToolTip("Clear the view (the log file keeps everything)")
-        self.clear_button.clicked.connect(self.clear_log_view)
-        bar.addWidget(self.clear_button)
-        self.open_log_button = QPushButton("Open log file")
-        self.open_log_button.clicked.connect(self.open_log_file)
-        bar.addWidget(self.open_log_button)
-        layout.addLayout(bar)
-        self.log_view = QPlainTextEdit()
-        self.log_view.setReadOnly(True)
-        self.log_view.setFont(_mono())
-        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.log_view.setMaximumBlockCount(5000)
-        self.log_view.setPlaceholderText("The server's output appears here when it runs.")
-        layout.addWidget(self.log_view, 1)
-        self.log_path_label = QLabel()
-        self.log_path_label.setObjectName("muted")
-        self.log_path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.log_path_label)
-        return box
 
     # ------------------------------------------------------------------ profiles
     def _load_profiles(self) -> None:
@@ -427,20 +240,18 @@ class LauncherPanel(QWidget):
                 unsubscribe()  # type: ignore[operator]
             self._unsubscribe.clear()
             self._spawn(old.aclose())
-        controller = ServerController(profile, restart=self._policy_from_widgets())
+        controller = ServerController(profile, restart=self.options.policy())
         self.controller = controller
         self._life.controller = controller
         self._unsubscribe = [controller.on_status(self._status_changed),
-                             controller.logs.subscribe(self._pending_lines.extend)]
-        self.log_view.clear()
-        self._pending_lines.clear()
+                             controller.logs.subscribe(self.log_pane.add_lines)]
+        self.log_pane.reset(str(controller.log_file))
         self.profile_combo.blockSignals(True)
         self.profile_combo.setCurrentText(profile.name)
         self.profile_combo.blockSignals(False)
         if profile.name in self.launcher.names():
             self.launcher.select(profile.name)
         self._fill_form(profile)
-        self.log_path_label.setText(f"Log file: {controller.log_file}")
         self._status_changed(controller.status)
         self._spawn(self._detect(controller))
 
@@ -449,57 +260,18 @@ class LauncherPanel(QWidget):
         controller.watch()
 
     def _fill_form(self, profile: Profile) -> None:
-        self._loading_form = True
-        try:
-            self.name_edit.setText(profile.name)
-            self.kind_combo.setCurrentIndex(self.kind_combo.findData(profile.kind))
-            self.host_edit.setText(profile.host)
-            self.port_spin.setValue(profile.port)
-            self.model_edit.setText(profile.model)
-            self.ctx_spin.setValue(profile.ctx_size)
-            self.threads_spin.setValue(profile.threads)
-            self.gpu_spin.setValue(profile.gpu_layers)
-            self.pool_spin.setValue(profile.pool_size)
-            self.binary_edit.setText(profile.binary)
-            self.flash_check.setChecked(profile.flash_attn)
-            self.kv_combo.setCurrentText(profile.kv_cache_type)
-            self.log_format_combo.setCurrentText(profile.log_format)
-            self.tag_edit.setText(profile.image_tag)
-            self.gpus_check.setChecked(profile.gpus)
-        finally:
-            self._loading_form = False
-        self._show_kind_rows(profile.kind)
-        self._show_profile_details(profile)
-
-    def _profile_from_form(self) -> Profile:
-        return replace(
-            self.profile,
-            name=self.name_edit.text().strip() or self.profile.name,
-            kind=self.kind_combo.currentData(),
-            host=self.host_edit.text().strip() or "127.0.0.1",
-            port=self.port_spin.value(),
-            model=self.model_edit.text().strip(),
-            ctx_size=self.ctx_spin.value(),
-            threads=self.threads_spin.value(),
-            gpu_layers=self.gpu_spin.value(),
-            pool_size=self.pool_spin.value(),
-            binary=self.binary_edit.text().strip(),
-            flash_attn=self.flash_check.isChecked(),
-            kv_cache_type=self.kv_combo.currentText(),
-            log_format=self.log_format_combo.currentText(),
-            image_tag=self.tag_edit.text().strip() or "latest",
-            gpus=self.gpus_check.isChecked(),
-        )
+        self.editor.fill(profile)
+        self._show_key_source(profile)
 
     def _form_edited(self) -> None:
-        if self._loading_form or self.controller is None:
+        if self.controller is None:
             return
         if self.controller.status.running or self.controller.owned:
             return  # locked; widgets are disabled, this is a belt-and-braces check
         old_name = self.profile.name
-        profile = self._profile_from_form()
+        profile = self.editor.profile(self.profile)
         if profile.name != old_name and profile.name in self.launcher.names():
-            self.name_edit.setText(old_name)
+            self.editor.name_edit.setText(old_name)
             self._show_message(f"A profile named {profile.name!r} already exists.", error=True)
             return
         try:
@@ -513,41 +285,19 @@ class LauncherPanel(QWidget):
             self._select_profile(profile.name)
             return
         self.controller.profile = profile
-        self._show_kind_rows(profile.kind)
-        self._show_profile_details(profile)
+        self.editor.show_details(profile)
+        self._show_key_source(profile)
         self._status_changed(self.controller.status)
 
-    def _show_kind_rows(self, kind: str) -> None:
-        rows = {
-            self.binary_row: kind == "binary",
-            self.tag_edit: kind == "container",
-            self.gpus_check: kind == "container",
-            self.threads_spin: kind == "bundled",
-            self.flash_check: kind != "bundled",
-            self.kv_combo: kind != "bundled",
-        }
-        for widget, visible in rows.items():
-            self.form.setRowVisible(widget, visible)
-        self.model_edit.setPlaceholderText(
-            "bundled SmolLM2-135M (default)" if kind == "bundled"
-            else "a .gguf model file" + (" (mounted read-only)" if kind == "container" else ""))
-
-    def _show_profile_details(self, profile: Profile) -> None:
-        problems = profile.validate()
-        self.problems_label.setText("\n".join(problems))
-        self.problems_label.setVisible(bool(problems))
-        try:
-            self.command_view.setPlainText(shlex.join(profile.command()))
-        except LaunchError:
-            self.command_view.setPlainText("(fix the problems above to see the command)")
-        self.key_label.setText("checking the keyring…")
+    def _show_key_source(self, profile: Profile) -> None:
+        self.editor.key_label.setText("checking the keyring…")
         self._spawn(self._update_key_label(profile.url))
 
     async def _update_key_label(self, url: str) -> None:
         # Off the GUI thread: a keyring call is a D-Bus round trip (or an unlock prompt).
-        text = await asyncio.get_running_loop().run_in_executor(_KEYRING_THREAD, _key_source, url)
+        text = await keyring_call(_key_source, url)
         if isValid(self) and self.controller is not None and self.controller.url == url:
-            self.key_label.setText(text)
+            self.editor.key_label.setText(text)
 
     def _new_profile(self) -> None:
         name, ok = QInputDialog.getText(self, "New profile", "Name of the new profile:")
@@ -580,37 +330,12 @@ class LauncherPanel(QWidget):
         self._load_profiles()
         self._select_profile(self.launcher.names()[0])
 
-    def _browse_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF model", str(Path.home()),
-                                              "GGUF models (*.gguf);;All files (*)")
-        if path:
-            self.model_edit.setText(path)
-            self._form_edited()
-
-    def _browse_binary(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "LayerScale server executable",
-                                              str(Path.home()))
-        if path:
-            self.binary_edit.setText(path)
-            self._form_edited()
-
     # ------------------------------------------------------------------ launcher options
-    def _policy_from_widgets(self) -> RestartPolicy:
-        if not hasattr(self, "auto_restart_check"):
-            return self.launcher.restart_policy
-        return replace(self.launcher.restart_policy,
-                       enabled=self.auto_restart_check.isChecked(),
-                       max_crashes=self.max_crashes_spin.value(),
-                       window=float(self.window_spin.value()))
-
     def _save_options(self) -> None:
-        self.launcher.auto_start = self.auto_start_check.isChecked()
-        policy = self._policy_from_widgets()
+        self.launcher.auto_start = self.options.auto_start
+        policy = self.options.policy()
         self.launcher.restart_policy = policy
-        self.launcher.on_quit = self.on_quit_combo.currentData()
-        enabled = self.auto_restart_check.isChecked()
-        self.max_crashes_spin.setEnabled(enabled)
-        self.window_spin.setEnabled(enabled)
+        self.launcher.on_quit = self.options.on_quit
         if self.controller is not None:
             # Applies from the next start: the supervisor of a running server keeps its policy.
             self.controller.restart_policy = policy
@@ -650,7 +375,7 @@ class LauncherPanel(QWidget):
     def _use_suggested_port(self) -> None:
         if self._suggested_port is None:
             return
-        self.port_spin.setValue(self._suggested_port)
+        self.editor.port_spin.setValue(self._suggested_port)
         self._suggested_port = None
         self.use_port_button.hide()
         self._show_message("")
@@ -729,61 +454,12 @@ class LauncherPanel(QWidget):
         self.message.setVisible(bool(text))
 
     # ------------------------------------------------------------------ log view
-    def _flush_logs(self) -> None:
-        if not self._pending_lines:
-            return
-        text = "\n".join(self._pending_lines[-5000:])
-        self._pending_lines.clear()
-        bar = self.log_view.verticalScrollBar()
-        keep = bar.value()
-        self.log_view.appendPlainText(text)
-        if self.follow_check.isChecked():
-            bar.setValue(bar.maximum())
-        else:
-            bar.setValue(keep)
-        if self.search_edit.text():
-            self._count_matches()
-
     def log_text(self) -> str:
-        self._flush_logs()
-        return self.log_view.toPlainText()
+        return self.log_pane.text()
 
-    def clear_log_view(self) -> None:
-        self._pending_lines.clear()
-        self.log_view.clear()
+    def _log_cleared(self) -> None:
         if self.controller is not None:
             self.controller.logs.clear()
-        self.match_label.setText("")
-
-    def _search_changed(self, text: str) -> None:
-        if text:
-            self._count_matches()
-        else:
-            self.match_label.setText("")
-
-    def _count_matches(self) -> int:
-        needle = self.search_edit.text().lower()
-        count = self.log_view.toPlainText().lower().count(needle) if needle else 0
-        self.match_label.setText(f"{count} match{'es' if count != 1 else ''}")
-        return count
-
-    def find_next(self) -> bool:
-        """Select the next match (wrapping); stops following so the match stays in view."""
-        needle = self.search_edit.text()
-        if not needle:
-            return False
-        self._flush_logs()
-        self._count_matches()
-        if self.log_view.find(needle):
-            self.follow_check.setChecked(False)
-            return True
-        cursor = self.log_view.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.Start)
-        self.log_view.setTextCursor(cursor)
-        found = self.log_view.find(needle, QTextDocument.FindFlag(0))
-        if found:
-            self.follow_check.setChecked(False)
-        return found
 
     def open_log_file(self) -> Path | None:
         if self.controller is None:
@@ -812,7 +488,7 @@ class LauncherPanel(QWidget):
         url = self.controller.url if self.controller is not None else None
         dialog = KeysDialog(parent=self, server_url=url)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.keys_changed.connect(lambda: self._show_profile_details(self.profile))
+        dialog.keys_changed.connect(lambda: self._show_key_source(self.profile))
         dialog.show()
         return dialog
 
@@ -846,7 +522,7 @@ class LauncherPanel(QWidget):
             choice, remember = answer
             if remember:
                 self.launcher.on_quit = choice
-                self.on_quit_combo.setCurrentIndex(self.on_quit_combo.findData(choice))
+                self.options.set_on_quit(choice)
         if choice == "stop":
             controller.request_stop()  # its supervisor finishes the graceful stop on its own
         return True
@@ -876,7 +552,7 @@ class LauncherPanel(QWidget):
     async def aclose(self) -> None:
         """Stop watching (does not stop the server)."""
         if isValid(self):
-            self.repaint_timer.stop()
+            self.log_pane.repaint_timer.stop()
         for task in list(self._tasks):
             task.cancel()
         self._life.controller = None
@@ -937,41 +613,20 @@ def attach_to_window(window: QMainWindow, controller: ServerController | None = 
 
 
 def _key_source(url: str) -> str:
-    import os
-
+    """Where this profile's key comes from, for the form (runs on the keyring thread)."""
     if os.environ.get(ENV_KEY, "").strip():
         return f"from {ENV_KEY} (environment override)"
+    store = KeyStore()
     try:
-        key = KeyStore().get(url)
+        key = store.get(url)
     except KeyStoreUnavailable as exc:
         return f"keyring unavailable: {str(exc).split('.')[0]}"
     except ValueError:
         return "—"
     if key is None:
         return f"none stored for {url} (Server > Licence keys…); the server runs without auth"
-    where = "this run's memory only" if KeyStore().in_memory_only(url) else "the OS keyring"
+    where = "this run's memory only" if store.in_memory_only(url) else "the OS keyring"
     return f"stored in {where}; passed to the server in its environment"
-
-
-def _spin(low: int, high: int, step: int = 1) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(low, high)
-    spin.setSingleStep(step)
-    spin.setKeyboardTracking(False)  # one save per finished edit, not per keystroke
-    return spin
-
-
-def _row_widget(layout: QHBoxLayout) -> QWidget:
-    widget = QWidget()
-    widget.setLayout(layout)
-    return widget
-
-
-def _mono() -> QFont:
-    font = QFont("monospace")
-    font.setStyleHint(QFont.StyleHint.Monospace)
-    font.setPointSize(9)
-    return font
 
 
 __all__ = ["LauncherPanel", "StatusBadge", "attach_to_window"]

@@ -33,13 +33,16 @@ from app.ui.tasks import spawn
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+# The bundled model (SmolLM2, ChatML) reads raw session text: a ChatML system turn and a
+# "Question: ... Answer:" frame make it answer yes/no instead of continuing the data lines.
 DEMO_PROMPT = (
-    "You are a market analyst. Each line below is one OHLCV candle (open, high, low, close, "
-    "volume), oldest first. Answer briefly, starting with yes or no."
+    "<|im_start|>system\nYou are a market analyst. Answer briefly, starting with yes or no."
+    "<|im_end|>\n<|im_start|>user\nOHLCV candles (time, open, high, low, close, volume), "
+    "oldest first:\n"
 )
 DEMO_BACKLOG = 12  # candles played at once so the chart and the model start with some history
-DEMO_QUERIES = ("Is the trend bullish? Answer yes or no.",
-                "Is volume increasing? Answer yes or no.")
+DEMO_QUERIES = ("\nQuestion: Is the trend bullish? Answer yes or no.\nAnswer:",
+                "\nQuestion: Is volume increasing? Answer yes or no.\nAnswer:")
 
 
 def demo_spec() -> SessionSpec:
@@ -144,6 +147,10 @@ async def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(dashboard.delete_session(model.session_id), 5.0)
     await dashboard.stop()
+    panel = getattr(window, "launcher_panel", None)
+    if panel is not None and hasattr(panel, "aclose"):
+        with contextlib.suppress(Exception):
+            await panel.aclose()  # while the loop still runs
     if controller is not None:
         if started_here and automated:
             # An automated run (--quit-after) leaves nothing behind. Interactively the

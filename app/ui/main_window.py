@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.views: list[SessionView] = []
         self.tray = self._make_tray()
         self.statusBar().showMessage("Ready")
-        self._seen_server = -1
+        self._seen_server: tuple[int, int] = (0, -1)
         self._shut = False
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
@@ -238,8 +238,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ display
     def refresh(self) -> None:
         d = self.dashboard
-        if d.server.version != self._seen_server or d.server.retry_at is not None:
-            self._seen_server = d.server.version
+        seen = (id(d.server), d.server.version)  # a reconnect swaps the state object
+        if seen != self._seen_server or d.server.retry_at is not None:
+            self._seen_server = seen
             self.banner.show_state(d.server)
             self.connect_bar.show_state(d.server, d.has_key)
         self.sessions.refresh({o.model.session_id for o in d.open})

@@ -151,6 +151,8 @@ class SessionView(QWidget):
     # ------------------------------------------------------------------ feed control
     def attach_feed(self, feed: Any, name: str) -> None:
         self.feed = feed
+        # The source box names what is playing, however it was started (CLI, button).
+        self.source.setCurrentIndex(1 if hasattr(feed, "problems") else 0)
         self.speed.blockSignals(True)
         self.speed.setValue(min(self.speed.maximum(), feed.speed)
                             if math.isfinite(feed.speed) else self.speed.maximum())
@@ -238,8 +240,11 @@ class SessionView(QWidget):
         m.markers.clear()
         self.flash.refresh()
         now = time.monotonic()
-        if m.version == self._seen_version and now - self._last_tick < 0.5:
-            return  # the "reconnecting in N s" countdown still ticks twice a second
+        since = now - self._last_tick
+        if (m.version == self._seen_version and since < 0.5) or since < 0.1:
+            # Text changes at most 10 times a second (a fast feed changes `version` every
+            # candle); unchanged state still re-renders twice a second for the countdowns.
+            return
         self._seen_version, self._last_tick = m.version, now
         if m.session_id != self._seen_sid:
             self._seen_sid = m.session_id

@@ -188,7 +188,7 @@ class CacheBarDelegate(QStyledItemDelegate):
         fill = QRect(rect)
         fill.setWidth(int(rect.width() * max(0.0, min(1.0, usage))))
         c = QColor(colour)
-        c.setAlpha(150)
+        c.setAlpha(90)  # light enough that the text over it stays readable
         painter.fillRect(fill, c)
         painter.setPen(QColor(theme.TEXT))
         painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), f"{index.data()}  ({usage:.0%})")
@@ -236,7 +236,7 @@ class SessionsPanel(QWidget):
         self.table.setItemDelegateForColumn(COL_TOKENS, CacheBarDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_ID, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_TYPE, 54), (COL_TOKENS, 136), (COL_IN_USE, 58), (COL_LAST, 84),
+        for col, width in ((COL_TYPE, 54), (COL_TOKENS, 136), (COL_IN_USE, 58), (COL_LAST, 92),
                            (COL_FLASH, 50)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(col, width)

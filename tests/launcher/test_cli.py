@@ -6,15 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
+
+import httpx
 
 from app.launcher import LauncherSettings, Profile, ServerController, ServerStatus, procs
+from app.secrets import ENV_KEY, KeyStore
 from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+KEY = "LS-cli-profile-key-5150"
 
 
 def server(*argv: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
@@ -27,6 +34,14 @@ def test_start_status_logs_then_gui_stops_it() -> None:
     port = free_port()
     LauncherSettings().save(Profile.bundled(port=port, name="Cli"))
     url = f"http://127.0.0.1:{port}"
+    KeyStore().set(url, KEY)  # the profile's server uses the key stored for its URL
+    try:
+        _start_status_logs_then_gui_stops_it(port, url)
+    finally:
+        KeyStore().delete(url)
+
+
+def _start_status_logs_then_gui_stops_it(port: int, url: str) -> None:
 
     stopped = server("status", "--profile", "Cli")
     assert stopped.returncode == 3 and stopped.stdout.startswith(f"stopped {url} pid=-")
@@ -48,9 +63,17 @@ def test_start_status_logs_then_gui_stops_it() -> None:
     assert info["status"] == "ready" and info["url"] == url and info["pid"]
     pid = int(info["pid"])
     assert procs.is_alive(pid)
+    assert f"{ENV_KEY}={KEY}".encode() in Path(f"/proc/{pid}/environ").read_bytes()
+    assert KEY.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {KEY}"},
+                     timeout=5).status_code == 200
+    assert httpx.get(f"{url}/v1/models", timeout=5).status_code == 401
+    for done in (started, waited, status):
+        assert KEY not in done.stdout + done.stderr
 
     logs = server("logs", "--profile", "Cli", "-n", "200")
     assert logs.returncode == 0 and "listening on" in logs.stdout
+    assert KEY not in logs.stdout
 
     follow = subprocess.Popen([sys.executable, "-m", "app.cli", "server", "logs", "-f",
                                "--profile", "Cli", "-n", "0"], cwd=ROOT, text=True,
@@ -67,10 +90,12 @@ def test_start_status_logs_then_gui_stops_it() -> None:
 
         asyncio.run(gui_side())
         assert follow.stdout is not None
-        line = follow.stdout.readline()
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=_pump, args=(follow.stdout, lines), daemon=True).start()
+        deadline = time.monotonic() + 20
+        line = ""
         while "server stopped" not in line:
-            line = follow.stdout.readline()
-            assert line, "follower ended before the stop was logged"
+            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
     finally:
         follow.terminate()
         follow.wait(10)
@@ -80,6 +105,12 @@ def test_start_status_logs_then_gui_stops_it() -> None:
     assert after.returncode == 3 and after.stdout.startswith("stopped")
     again = server("stop", "--profile", "Cli")
     assert again.returncode == 0 and "not running" in again.stdout
+
+
+def _pump(stream: IO[str], into: queue.Queue[str]) -> None:
+    """Hands a pipe's lines to the test, which waits on them with a deadline."""
+    for line in stream:
+        into.put(line)
 
 
 def test_cli_stops_what_another_process_started() -> None:

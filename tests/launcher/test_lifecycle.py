@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import paths
 from app.launcher import (
     LauncherSettings,
     Profile,
@@ -21,6 +22,7 @@ from app.launcher import (
     ensure_local_server,
     procs,
 )
+from app.secrets import KeyStore
 from app.settings import Settings
 from tests.support.server import free_port
 
@@ -36,9 +38,12 @@ def test_start_states_logs_key_and_stop() -> None:
     profile = Profile.bundled(port=free_port(), name="Lifecycle")
     launcher = LauncherSettings()
     launcher.save(profile)  # so there is a settings file to search for the key
+    # The key the profile's server gets is the one stored in the real keyring for its URL.
+    KeyStore().set(profile.url, KEY)
 
     async def scenario() -> None:
-        controller = ServerController(profile, key=KEY)
+        controller = ServerController(profile)
+        assert KEY not in repr(controller)
         await controller.start()
         assert controller.status == S.STARTING  # returns once the process runs
         pid = controller.pid
@@ -62,6 +67,8 @@ def test_start_states_logs_key_and_stop() -> None:
                                                   for line in controller.logs.lines())), 10)
         log_text = controller.log_file.read_text()
         assert "listening on http://127.0.0.1" in log_text
+        assert controller.log_file.parent == paths.log_dir()  # platformdirs' user log dir
+        assert KEY not in "\n".join(controller.logs.lines())  # what the log view shows
         # A second controller (as the CLI or another window would) sees the same server...
         other = ServerController(profile)
         assert await other.refresh() == S.READY and other.pid == pid
@@ -74,7 +81,10 @@ def test_start_states_logs_key_and_stop() -> None:
         await other.aclose()
         await controller.aclose()
 
-    asyncio.run(scenario())
+    try:
+        asyncio.run(scenario())
+    finally:
+        KeyStore().delete(profile.url)
     settings_text = Settings().path.read_text()
     assert "Lifecycle" in settings_text and KEY not in settings_text
     for path in launcher.settings.path.parent.parent.parent.rglob("*"):

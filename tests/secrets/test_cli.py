@@ -3,10 +3,16 @@ real bundled server that requires a key."""
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
+from app.secrets import KeyStore
 from tests.conftest import TEST_KEY
 from tests.support.server import RunningServer
 
@@ -67,3 +73,49 @@ def test_unreachable_server(tmp_path: Path) -> None:
 def test_empty_key_is_refused() -> None:
     done = keys("add", "--server", "http://127.0.0.1:1", stdin="\n")
     assert done.returncode == 1 and "no key given" in done.stderr
+
+
+def test_add_asks_with_a_hidden_prompt_on_a_terminal() -> None:
+    """A real pseudo-terminal: the key typed at the prompt is not echoed back."""
+    url = f"http://127.0.0.1:{20000 + uuid.uuid4().int % 40000}"
+    key = "LS-typed-at-the-prompt-01"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI, with the pty as its controlling terminal
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "app.cli", "keys", "add", "--server", url])
+    output = b""
+    try:
+        output += _read_until(fd, b"(input hidden)", deadline=time.monotonic() + 30)
+        os.write(fd, key.encode() + b"\n")
+        output += _read_until(fd, None, deadline=time.monotonic() + 30)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    try:
+        assert os.waitstatus_to_exitcode(status) == 0, output
+        assert b"stored the key for " + url.encode() in output
+        assert key.encode() not in output  # not echoed, not printed
+        assert KeyStore().get(url) == key
+    finally:
+        KeyStore().delete(url)
+
+
+def _read_until(fd: int, marker: bytes | None, deadline: float) -> bytes:
+    """Read the pty until `marker` shows up (or, for None, until the child closes it)."""
+    data = b""
+    while marker is None or marker not in data:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"timed out waiting for {marker!r}; got {data!r}"
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child exited and closed the terminal
+            chunk = b""
+        if not chunk:
+            if marker is None:
+                return data
+            raise AssertionError(f"the CLI exited before {marker!r}; got {data!r}")
+        data += chunk
+    return data

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 import keyring
+import keyring.backend
 import keyring.backends.fail
 import keyring.backends.null
+import keyring.errors
 import pytest
 
 from app.secrets import SERVICE, KeyStore, KeyStoreUnavailable, mask, normalise_url, resolve_key
@@ -125,7 +127,7 @@ class _PlaintextKeyring(keyring.backend.KeyringBackend):
     """Stand-in for keyrings.alt's file backends (not installed here): only its module name
     matters to the check, and it must never be asked to store anything."""
 
-    priority = 1
+    priority = 0  # never picked or chained by keyring itself: only used where passed in
 
     def get_password(self, service: str, username: str) -> str | None:
         return None
@@ -147,3 +149,32 @@ def test_plaintext_backend_is_refused() -> None:
     with pytest.raises(KeyStoreUnavailable) as caught:
         store.set(_url(), "LS-never-in-a-file-01")
     assert caught.value.kept_in_memory
+
+
+class _BrokenKeyring(keyring.backend.KeyringBackend):
+    """Fault injection: a keyring backend that fails to start (keyring's InitError), as a
+    Secret Service without a collection does."""
+
+    priority = 0  # never picked or chained by keyring itself: only used where passed in
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise keyring.errors.InitError("Failed to create the collection: Prompt dismissed.")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise keyring.errors.InitError("Failed to create the collection: Prompt dismissed.")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise keyring.errors.InitError("Failed to create the collection: Prompt dismissed.")
+
+
+def test_backend_that_cannot_start_is_explained_and_key_kept_in_memory() -> None:
+    store = KeyStore(_BrokenKeyring())
+    problem = store.problem
+    assert problem is not None
+    assert "could not be opened" in problem and "gnome-keyring" in problem
+    url = _url()
+    with pytest.raises(KeyStoreUnavailable) as caught:
+        store.set(url, "LS-init-error-key-0001")
+    assert caught.value.kept_in_memory and "LS-init-error" not in str(caught.value)
+    assert store.get(url) == "LS-init-error-key-0001" and store.in_memory_only(url)
+    assert store.delete(url) is True

@@ -33,6 +33,10 @@ def qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
     for task in pending:
         task.cancel()
+    # asyncio.to_thread runs on qasync's QThread pool; join it so no QThread outlives Qt.
+    executor = getattr(loop, "_QEventLoop__default_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 @pytest.fixture

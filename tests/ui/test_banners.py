@@ -64,6 +64,21 @@ def test_key_rejected_banner(window_for: Any, qtbot: Any, keyed_server: RunningS
 def test_correct_key_shows_no_banner(window_for: Any, qtbot: Any,
                                      keyed_server: RunningServer) -> None:
     window = window_for(keyed_server.url, key=TEST_KEY)
-    qtbot.waitUntil(lambda: window.dashboard.server.ok, timeout=15_000)
-    assert not window.banner.isVisible()
+    qtbot.waitUntil(lambda: "connected" in window.connect_bar.status.text(), timeout=15_000)
+    assert window.dashboard.server.ok and not window.banner.isVisible()
     assert window.connect_bar.key.text() == "licence key set"
+
+
+def test_connect_bar_switches_to_another_server(
+    window_for: Any, qtbot: Any, local_server: RunningServer
+) -> None:
+    from PySide6.QtCore import Qt
+
+    window = window_for(f"http://127.0.0.1:{free_port()}")
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
+    window.connect_bar.url.setText(local_server.url)
+    qtbot.mouseClick(window.connect_bar.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dashboard.url == local_server.url
+                    and window.dashboard.server.ok, timeout=20_000)
+    qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=5_000)
+    assert window.sessions.model.store is window.dashboard.sessions

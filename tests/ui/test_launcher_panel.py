@@ -13,28 +13,21 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 from app.launcher import LauncherSettings, Profile, ServerStatus, procs
-from app.launcher.statefile import ServerState, servers_dir
+from app.secrets import KeyStore
+from app.ui.launcher_log import ServerLogPane
 from app.ui.launcher_panel import LOCKED_TIP, LauncherPanel
+from tests.launcher.conftest import isolated_state
 from tests.support.server import free_port
 
 
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Own settings/state/log folders; kills whatever the test started."""
-    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        (tmp_path / name).mkdir()
-        monkeypatch.setenv(name, str(tmp_path / name))
-    monkeypatch.delenv("LAYERSCALE_LICENSE_KEY", raising=False)
-    yield tmp_path
-    for path in servers_dir().glob("*.json"):
-        state = ServerState.read(path)
-        if state is not None:
-            for pid, marker in ((state.supervisor_pid, state.supervisor_marker),
-                                (state.pid, state.pid_marker)):
-                if pid and procs.is_ours(pid, marker):
-                    procs.kill(pid)
+    with isolated_state(tmp_path, monkeypatch) as folder:
+        yield folder
 
 
+KEY = "LS-panel-env-only-31337"
 _made: list[LauncherPanel] = []
 
 
@@ -74,8 +67,12 @@ def _click_in_quit_box(button_text: str, remember: bool) -> None:
 
 
 def test_start_follow_search_restart_and_stop_on_quit(
-        qtbot: Any, qasync_loop: Any, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    panel = _panel(qtbot, Profile.bundled(port=free_port(), name="Panel"))
+        qtbot: Any, qasync_loop: Any, isolated: Path, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> None:
+    profile = Profile.bundled(port=free_port(), name="Panel")
+    KeyStore().set(profile.url, KEY)  # this profile's key, in the real keyring
+    request.addfinalizer(lambda: KeyStore().delete(profile.url))
+    panel = _panel(qtbot, profile)
     seen: list[str] = []
     panel.status_changed.connect(seen.append)
     badge = panel.status_badge()
@@ -93,18 +90,26 @@ def test_start_follow_search_restart_and_stop_on_quit(
     assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
 
     qtbot.waitUntil(lambda: "listening on" in panel.log_text(), timeout=10_000)
-    panel.search_edit.setText("listening on")
-    assert panel.find_next()
-    assert "listening on" in panel.log_view.textCursor().selectedText()
-    assert not panel.follow_check.isChecked()  # the match stays in view
-    assert panel.match_label.text().endswith(("match", "matches"))
-    panel.clear_button.click()
+    # The key went to the server through its environment only, never into the view.
+    pid = panel.controller.pid
+    assert pid is not None
+    assert f"LAYERSCALE_LICENSE_KEY={KEY}".encode() in Path(f"/proc/{pid}/environ").read_bytes()
+    assert KEY.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert KEY not in panel.log_text() and KEY not in panel.editor.command_view.toPlainText()
+    qtbot.waitUntil(lambda: "OS keyring" in panel.editor.key_label.text(), timeout=10_000)
+    assert KEY not in panel.editor.key_label.text()
+    panel.log_pane.search_edit.setText("listening on")
+    assert panel.log_pane.find_next()
+    assert "listening on" in panel.log_pane.log_view.textCursor().selectedText()
+    assert not panel.log_pane.follow_check.isChecked()  # the match stays in view
+    assert panel.log_pane.match_label.text().endswith(("match", "matches"))
+    panel.log_pane.clear_button.click()
     assert panel.log_text() == ""
     assert "listening on" in panel.controller.log_file.read_text()  # the file keeps it
 
     opened: list[str] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
-    panel.open_log_button.click()
+    panel.log_pane.open_log_button.click()
     assert opened == [str(panel.controller.log_file)]
 
     # Remembered "leave": quitting leaves it running.
@@ -142,26 +147,27 @@ def test_port_in_use_offers_another_port(qtbot: Any, qasync_loop: Any, isolated:
     assert f"Port {port}" in panel.message.text() and "in use" in panel.message.text()
     suggested = int(panel.use_port_button.text().split()[-1])
     panel.use_port_button.click()
-    assert panel.port_spin.value() == suggested
+    assert panel.editor.port_spin.value() == suggested
     assert LauncherSettings().get("Busy").port == suggested
     assert panel.controller.status == ServerStatus.STOPPED
-    assert f"--port {suggested}" in panel.command_view.toPlainText()
+    assert f"--port {suggested}" in panel.editor.command_view.toPlainText()
     assert panel.url_label.text().endswith(f":{suggested}")
 
 
 def test_profile_editor_switches_kinds_and_saves(qtbot: Any, qasync_loop: Any,
                                                  isolated: Path) -> None:
     panel = _panel(qtbot, Profile.bundled(port=free_port(), name="Edit"))
-    assert panel.form.isRowVisible(panel.threads_spin)
-    panel.kind_combo.setCurrentIndex(panel.kind_combo.findData("container"))
-    assert panel.form.isRowVisible(panel.tag_edit) and not panel.form.isRowVisible(
-        panel.threads_spin)
-    command = panel.command_view.toPlainText()
+    assert panel.editor.form.isRowVisible(panel.editor.threads_spin)
+    panel.editor.kind_combo.setCurrentIndex(panel.editor.kind_combo.findData("container"))
+    form = panel.editor.form
+    assert form.isRowVisible(panel.editor.tag_edit) and not form.isRowVisible(
+        panel.editor.threads_spin)
+    command = panel.editor.command_view.toPlainText()
     assert command.startswith("docker run") and "--gpus all" in command
     assert "LAYERSCALE_LICENSE_KEY" in command and "LS-" not in command
     assert LauncherSettings().get("Edit").kind == "container"
-    panel.kind_combo.setCurrentIndex(panel.kind_combo.findData("binary"))
-    assert "Set the path of the LayerScale server executable" in panel.problems_label.text()
+    panel.editor.kind_combo.setCurrentIndex(panel.editor.kind_combo.findData("binary"))
+    assert "Set the path of the LayerScale server executable" in panel.editor.problems_label.text()
     panel.create_profile("Copy", kind="bundled", port=9555)
     assert panel.profile_combo.currentText() == "Copy"
     assert LauncherSettings().selected_name() == "Copy"
@@ -206,3 +212,26 @@ def test_docked_in_the_main_window_with_menu_badge_and_quit_question(
     window.close()
     assert not window.isVisible()
     arun(panel.aclose())
+
+
+def test_log_pane_follows_only_when_asked(qtbot: Any) -> None:
+    pane = ServerLogPane()
+    qtbot.addWidget(pane)
+    pane.resize(600, 200)
+    pane.show()
+    bar = pane.log_view.verticalScrollBar()
+    pane.add_lines([f"line {i}" for i in range(500)])
+    assert pane.log_view.toPlainText() == ""  # painted by the timer, not per batch
+    qtbot.waitUntil(lambda: pane.log_view.blockCount() >= 500, timeout=5_000)
+    assert bar.maximum() > 0 and bar.value() == bar.maximum()  # following: newest in view
+    pane.follow_check.setChecked(False)
+    bar.setValue(0)
+    pane.add_lines([f"more {i}" for i in range(100)])
+    qtbot.waitUntil(lambda: "more 99" in pane.log_view.toPlainText(), timeout=5_000)
+    assert bar.value() == 0  # not following: the reader's place is kept
+    pane.search_edit.setText("more 9")
+    assert pane.match_label.text() == "11 matches"
+    cleared: list[bool] = []
+    pane.cleared.connect(lambda: cleared.append(True))
+    pane.clear_button.click()
+    assert pane.text() == "" and cleared == [True] and pane.match_label.text() == ""

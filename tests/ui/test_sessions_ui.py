@@ -38,7 +38,8 @@ def test_create_list_keep_selection_filter_delete(
     window: MainWindow, qtbot: Any, arun: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = window
-    assert "connected" in w.connect_bar.status.text()
+    # the display timer repaints from core within a frame or two
+    qtbot.waitUntil(lambda: "connected" in w.connect_bar.status.text(), timeout=2_000)
     a = arun(w.dashboard.create_session(small_spec(), open_view=False))
     b = arun(w.dashboard.create_session(small_spec(flash=()), open_view=False))
     qtbot.waitUntil(lambda: {a.session_id, b.session_id} <= set(ids_in_table(w)), timeout=10_000)

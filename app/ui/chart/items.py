@@ -24,7 +24,7 @@ from app.ui.chart.style import ChartStyle
 
 __all__ = ["CandleItem", "Marker", "MarkerItem", "VisibleBars", "VolumeItem"]
 
-_BODY_FRACTION = 0.7
+_BODY_FRACTION = 0.75
 
 
 class VisibleBars:
@@ -91,6 +91,10 @@ class CandleItem(_BarsItem):
         if bins is None or len(bins) == 0:
             return
         w = bins.width * _BODY_FRACTION
+        # Bodies are filled without an outline (half the raster work); a doji
+        # still shows as a one-pixel bar thanks to this minimum height.
+        scale_y = abs(p.transform().m22())
+        min_h = 1.0 / scale_y if scale_y > 0 else 0.0
         rising = bins.c >= bins.o
         for side, mask in enumerate((rising, ~rising)):
             x, o, h, lo, c = bins.x[mask], bins.o[mask], bins.h[mask], bins.l[mask], bins.c[mask]
@@ -111,8 +115,10 @@ class CandleItem(_BarsItem):
             np.minimum(o, c, out=rects[:, 1])
             rects[:, 2] = w
             np.abs(c - o, out=rects[:, 3])
+            np.maximum(rects[:, 3], min_h, out=rects[:, 3])
             p.setPen(self._pens[side])
             p.drawLines(*wicks.drawargs())
+            p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(self._brushes[side])
             p.drawRects(*bodies.drawargs())
 

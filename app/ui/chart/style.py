@@ -20,8 +20,10 @@ class ChartStyle:
     # Bodies slightly brighter than their outline reads as "filled" on dark.
     up_body: str = "#26a69a"
     down_body: str = "#ef5350"
-    up_volume: str = "#26a69a66"
-    down_volume: str = "#ef535066"
+    # Up/down at 40% over the background, pre-mixed: opaque fills skip alpha
+    # blending, which made the volume pane the costliest item when zoomed out.
+    up_volume: str = "#1b504e"
+    down_volume: str = "#6c2f31"
     last_price: str = "#4c9aff"
     marker: str = "#f0b429"
     font_pt: float = 8.5

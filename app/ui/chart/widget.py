@@ -12,19 +12,19 @@ has not changed.
 
 from __future__ import annotations
 
-import html
 import math
 from datetime import tzinfo
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGraphicsView, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsView, QVBoxLayout, QWidget
 
 from app.core.candles import CandleStore
 from app.ui.chart.axes import GridItem, PriceAxis, VolumeAxis, price_decimals, short_number
 from app.ui.chart.items import CandleItem, Marker, MarkerItem, VisibleBars, VolumeItem
 from app.ui.chart.lod import CandleLod
+from app.ui.chart.readout import Readout
 from app.ui.chart.style import ChartStyle
 from app.ui.chart.time_axis import TimeAxisItem, format_time
 
@@ -83,7 +83,9 @@ class CandleChart(QWidget):
         self._vmax = 0.0
         self._hover: int | None = None
         self._y_fit_pending = False
-        self._readout_plain = ""
+        self._colours = {
+            name: QColor(getattr(st, name)) for name in ("up", "down", "muted", "text", "marker")
+        }
         self._limits_n = 0
         self._in_refresh = False
 
@@ -94,17 +96,9 @@ class CandleChart(QWidget):
         self._view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self._view.ci.layout.setContentsMargins(4, 2, 2, 2)
         self._view.ci.layout.setVerticalSpacing(0)
-        # The readout is a plain QLabel above the plot, not a scene item: a scene
-        # text item re-lays out the plot layout on every change of its text.
-        self._readout = QLabel(self)
-        self._readout.setTextFormat(Qt.TextFormat.RichText)
-        self._readout.setFixedHeight(20)
-        # Its text changes every frame: it must never ask the layout to re-run.
-        self._readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self._readout.setContentsMargins(8, 2, 8, 0)
-        self._readout.setStyleSheet(
-            f"background: {st.background}; color: {st.text}; font-size: {st.font_pt + 0.5}pt;"
-        )
+        readout_font = QFont()
+        readout_font.setPointSizeF(st.font_pt + 0.5)
+        self._readout = Readout(st.background, readout_font, self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -148,6 +142,13 @@ class CandleChart(QWidget):
             vb.setFlag(vb.GraphicsItemFlag.ItemHasNoContents, True)
             vb.childGroup.setFlag(vb.GraphicsItemFlag.ItemHasNoContents, True)
         self.price_plot.hideAxis("bottom")
+        # Hidden axes would still follow every range change: cut them loose.
+        for plot, names in (
+            (self.price_plot, ("left", "top", "bottom")),
+            (self.volume_plot, ("left", "top")),
+        ):
+            for name in names:
+                plot.getAxis(name).unlinkFromView()
         self._time_axis.setHeight(22)
 
         self._candles = CandleItem(self._bars, st)
@@ -307,7 +308,7 @@ class CandleChart(QWidget):
 
     def readout_text(self) -> str:
         """The crosshair readout as plain text (for tests and accessibility)."""
-        return self._readout_plain
+        return self._readout.text()
 
     @property
     def price_view(self) -> pg.ViewBox:
@@ -421,38 +422,32 @@ class CandleChart(QWidget):
         return super().eventFilter(watched, event)
 
     def _show_readout(self, i: int) -> None:
-        st = self.style_
         if not 0 <= i < len(self.store):
-            self._readout_plain = ""
-            self._readout.setText("")
+            self._readout.set_runs([])
             return
         c = self.store[i]
         prev_close = float(self.store.c[i - 1]) if i > 0 else c.o
         change = (c.c - prev_close) / prev_close * 100 if prev_close else 0.0
-        colour = st.up if c.c >= c.o else st.down
+        colour = self._colours["up"] if c.c >= c.o else self._colours["down"]
+        muted, text = self._colours["muted"], self._colours["text"]
         d = price_decimals(c.c)
         interval = float(self.store.t[i] - self.store.t[i - 1]) if i > 0 else 60.0
         when = format_time(c.timestamp, self._time_axis.tz, seconds=interval < 60)
-        notes = [m.label for x, m in self._marker_lines.positions() if int(x) == i and m.label]
-        parts = [
-            ("", when, st.muted),
-            ("O", f"{c.o:,.{d}f}", colour),
-            ("H", f"{c.h:,.{d}f}", colour),
-            ("L", f"{c.l:,.{d}f}", colour),
-            ("C", f"{c.c:,.{d}f}", colour),
-            ("", f"{change:+.2f}%", colour),
-            ("V", short_number(c.v), st.text),
+        runs = [
+            (when, muted),
+            ("  O ", muted),
+            (f"{c.o:,.{d}f}", colour),
+            ("  H ", muted),
+            (f"{c.h:,.{d}f}", colour),
+            ("  L ", muted),
+            (f"{c.l:,.{d}f}", colour),
+            ("  C ", muted),
+            (f"{c.c:,.{d}f}", colour),
+            (f"  {change:+.2f}%", colour),
+            ("  V ", muted),
+            (short_number(c.v), text),
         ]
-        plain = "  ".join(f"{k} {v}".strip() for k, v, _ in parts)
-        rich = "&nbsp;&nbsp;".join(
-            (f'<span style="color:{st.muted}">{k}</span>&nbsp;' if k else "")
-            + f'<span style="color:{col}">{v}</span>'
-            for k, v, col in parts
-        )
+        notes = [m.label for x, m in self._marker_lines.positions() if int(x) == i and m.label]
         if notes:
-            plain += "  ⚑ " + "; ".join(notes)
-            text = html.escape("; ".join(notes))
-            rich += f'&nbsp;&nbsp;<span style="color:{st.marker}">⚑ {text}</span>'
-        if plain != self._readout_plain:
-            self._readout_plain = plain
-            self._readout.setText(rich)
+            runs.append(("  ⚑ " + "; ".join(notes), self._colours["marker"]))
+        self._readout.set_runs(runs)
