@@ -265,20 +265,27 @@ async def run(args: argparse.Namespace) -> list[Row]:
             sessions = [info.session_id]
             rows.append(await sse_update_latency(client, info.session_id, args.latency_pushes))
             rows += await sse_live_and_parser(client, url, args.tokens)
-            offset = 0
-            for batch in args.batches:
-                for pipelined in (False, True):
-                    # A fresh session (own ring buffer) per row, so no row meets a full ring.
-                    ws_session = await client.sessions.create(
-                        type="ohlcv", prompt="Bench.", context=4096
+            # One fresh session (own ring buffer) per WS row, all created up front: once
+            # candles are queued the engine is busy decoding and an init would wait for it.
+            plan = [(batch, pipelined) for batch in args.batches for pipelined in (False, True)]
+            ws_sessions = [
+                await client.sessions.create(type="ohlcv", prompt="Bench.", context=4096)
+                for _ in plan
+            ]
+            sessions += [s.session_id for s in ws_sessions]
+            for n, ((batch, pipelined), ws_session) in enumerate(
+                zip(plan, ws_sessions, strict=True)
+            ):
+                rows.append(
+                    await ws_push(
+                        client,
+                        ws_session.session_id,
+                        args.candles,
+                        batch,
+                        pipelined,
+                        n * args.candles,
                     )
-                    sessions.append(ws_session.session_id)
-                    rows.append(
-                        await ws_push(
-                            client, ws_session.session_id, args.candles, batch, pipelined, offset
-                        )
-                    )
-                    offset += args.candles
+                )
             # The server finishes its current decode batch before a delete completes;
             # do not wait for that here (the deletes still happen server-side).
             for sid in sessions:
@@ -299,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--candles",
         type=int,
-        default=600,
-        help="candles per WS row (all rows share one 4096-entry ring)",
+        default=3000,
+        help="candles per WS row (each row has its own session and 4096-entry ring)",
     )
     parser.add_argument(
         "--batches", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 100]

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from app.api.backoff import Backoff
+from app.api.errors import ServiceUnavailableError
 from app.api.frames import to_model
 from app.api.models import (
     ChatCompletion,
@@ -122,9 +123,16 @@ class LayerScale:
 
         Not retried by default (a probe should report the state now).
         """
-        data = await self._transport.request(
-            "GET", "/v1/health", timeout=timeout, max_retries=max_retries
-        )
+        try:
+            data = await self._transport.request(
+                "GET", "/v1/health", timeout=timeout, max_retries=max_retries
+            )
+        except ServiceUnavailableError as exc:
+            # A loading server answers 503 with a health body, not an error body.
+            if isinstance(exc.body, dict) and isinstance(exc.body.get("status"), str):
+                exc.message = f"server not ready (status: {exc.body['status']})"
+                exc.args = (exc.message,)
+            raise
         return to_model(Health, data, "health answer")
 
     async def models(self, *, timeout: Timeout = NOT_GIVEN) -> ModelList:

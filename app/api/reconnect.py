@@ -232,6 +232,12 @@ class ReconnectingSessionStream:
             if socket is not None:
                 await asyncio.shield(socket.close())
             raise
+        except Exception as exc:  # a bug or bad configuration: end visibly, never hang readers
+            log.exception("session stream loop failed")
+            await self._finish(
+                f"stopped: {type(exc).__name__}: {exc}",
+                LayerScaleError(f"session stream failed: {type(exc).__name__}: {exc}"),
+            )
 
     async def _pump(self, socket: SessionSocket) -> LayerScaleError | None:
         """Forward events until the socket ends; return an error if it ended for good."""

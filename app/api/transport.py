@@ -192,9 +192,10 @@ class Transport:
             error: LayerScaleError
             retry_after: float | None = None
             try:
-                request = self._client.build_request(
-                    method, path, json=json, headers=self.auth_headers()
-                )
+                headers = self.auth_headers()
+                if stream:
+                    headers["Accept"] = "text/event-stream"
+                request = self._client.build_request(method, path, json=json, headers=headers)
                 response = await self._client.send(request, stream=stream)
             except httpx.TimeoutException as exc:
                 error = APITimeoutError(self._describe(method, path, exc))

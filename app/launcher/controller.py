@@ -279,11 +279,16 @@ class ServerController:
         if not self.owned and not self.attached:
             found = await probe(self._http(), self.profile.url)
             if found in (Probe.READY, Probe.LOADING):
-                self.attached = True
-                self._next_health = time.monotonic() + HEALTH_EVERY_WHEN_READY
-                self._set(ServerStatus.READY if found == Probe.READY else ServerStatus.LOADING,
-                          ATTACHED_NOTE.format(url=self.profile.url))
+                self._attach(found)
         return self.status
+
+    def _attach(self, found: Probe) -> None:
+        """Adopt a server that answers on our port but that we did not start."""
+        self.attached = True
+        self.state = None
+        self._next_health = time.monotonic() + HEALTH_EVERY_WHEN_READY
+        self._set(ServerStatus.READY if found == Probe.READY else ServerStatus.LOADING,
+                  ATTACHED_NOTE.format(url=self.profile.url))
 
     # ---- actions -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -303,11 +308,7 @@ class ServerController:
         try:
             found = await probe(self._http(), self.profile.url)
             if found in (Probe.READY, Probe.LOADING):
-                self.attached = True
-                self.state = None
-                self._next_health = time.monotonic() + HEALTH_EVERY_WHEN_READY
-                self._set(ServerStatus.READY if found == Probe.READY else ServerStatus.LOADING,
-                          ATTACHED_NOTE.format(url=self.profile.url))
+                self._attach(found)
                 return
             host = self.profile.host
             if found == Probe.OTHER or not port_free(host, self.profile.port):

@@ -70,8 +70,12 @@ class Supervisor:
         if self.stopping.is_set():
             return
         self.stopping.set()
+        self._stop_child()
+
+    def _stop_child(self) -> None:
+        """SIGTERM now, SIGKILL if it is still running after stop_timeout."""
         child = self.child
-        if child is not None and child.poll() is None:
+        if child is not None and child.poll() is None and self._kill_timer is None:
             child.terminate()
             self._kill_timer = threading.Timer(self.stop_timeout, self._kill_child)
             self._kill_timer.daemon = True
@@ -121,7 +125,7 @@ class Supervisor:
             self.state.phase, self.state.restart_at = CRASHED, None
             if self.policy.enabled:
                 self.state.message = (
-                    f"crashed with exit code {code}; gave up after {len(crashes)} crashes in "
+                    f"crashed with exit code {code}; gave up after {_crashes(len(crashes))} in "
                     f"{self.policy.window:g} s (auto-restart stops there)")
             else:
                 self.state.message = f"crashed with exit code {code}"
@@ -151,7 +155,7 @@ class Supervisor:
         self.state.started_at = time.time()
         self.state.write(self.state_file)
         if self.stopping.is_set():  # asked to stop while we were spawning
-            child.terminate()
+            self._stop_child()
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         assert child.stdout is not None
         for raw in child.stdout:
@@ -161,7 +165,12 @@ class Supervisor:
         code = child.wait()
         if self._kill_timer is not None:
             self._kill_timer.cancel()
+            self._kill_timer = None
         return code, list(tail)
+
+
+def _crashes(count: int) -> str:
+    return f"{count} crash" if count == 1 else f"{count} crashes"
 
 
 def main(argv: list[str] | None = None) -> int:

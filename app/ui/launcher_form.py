@@ -7,6 +7,7 @@ saves, locks them while a server runs, and owns every keyring or process call.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -120,7 +121,7 @@ class ProfileForm(QGroupBox):
         for check in (self.flash_check, self.gpus_check):
             check.toggled.connect(self._changed)
 
-    def _path_row(self, edit: QLineEdit, browse: object) -> QWidget:
+    def _path_row(self, edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
         row = QHBoxLayout()
         row.addWidget(edit, 1)
         button = QPushButton("Browse…")

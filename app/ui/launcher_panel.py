@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices
@@ -107,7 +109,7 @@ class LauncherPanel(QWidget):
         super().__init__(parent)
         self.launcher = launcher or LauncherSettings()
         self.controller: ServerController | None = None
-        self._unsubscribe: list[object] = []
+        self._unsubscribe: list[Callable[[], None]] = []
         self._suggested_port: int | None = None
         self._life = _Leftovers()
         self._tasks = self._life.tasks
@@ -237,7 +239,7 @@ class LauncherPanel(QWidget):
         old = self.controller
         if old is not None:
             for unsubscribe in self._unsubscribe:
-                unsubscribe()  # type: ignore[operator]
+                unsubscribe()
             self._unsubscribe.clear()
             self._spawn(old.aclose())
         controller = ServerController(profile, restart=self.options.policy())
@@ -341,10 +343,10 @@ class LauncherPanel(QWidget):
             self.controller.restart_policy = policy
 
     # ------------------------------------------------------------------ actions
-    def _spawn(self, coro: object, *, action: bool = False) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, object], *, action: bool = False) -> None:
         """Run a coroutine on the loop; `action` ones (start/stop/restart) keep the buttons
         disabled until they finish. Failures become a message in the panel."""
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         if action:
             self._actions.add(task)
@@ -355,7 +357,7 @@ class LauncherPanel(QWidget):
             if not isValid(self):
                 return
             if not t.cancelled() and t.exception() is not None:
-                self._action_failed(t.exception())  # type: ignore[arg-type]
+                self._action_failed(t.exception())
             self._update_controls()
 
         task.add_done_callback(done)

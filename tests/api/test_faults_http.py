@@ -343,3 +343,15 @@ async def test_session_id_cannot_escape_its_path_segment() -> None:
         with pytest.raises(NotFoundError):
             await client.sessions.get("../../v1/models?x=1#frag")
     assert peer.requests[0].path == "/v1/sessions/..%2F..%2Fv1%2Fmodels%3Fx%3D1%23frag/state"
+
+
+async def test_health_while_loading() -> None:
+    """Fake peer: a server still loading its model (503 + health body). The real server is
+    only in that state for a moment at start-up, too briefly to test against."""
+    loading = http_response(503, {"status": "loading", "uptime": 0.2})
+    async with FakePeer(replies(loading)) as peer, client_for(peer) as client:
+        with pytest.raises(ServiceUnavailableError) as info:
+            await client.health()
+    assert info.value.message == "server not ready (status: loading)"
+    assert info.value.body == {"status": "loading", "uptime": 0.2}
+    assert len(peer.requests) == 1  # a probe reports the state now, it does not retry

@@ -77,7 +77,7 @@ async def test_events_parse_multiline_names_comments_crlf() -> None:
     assert isinstance(events[1], DataUpdatedEvent) and events[1].data_count == 5
     assert isinstance(events[2], FlashReadyEvent) and events[2].value == " Yes"
     assert events[3].type == "brand_new" and events[3].extra == [1]  # type: ignore[attr-defined]
-    assert peer.requests[0].headers.get("accept") is not None
+    assert peer.requests[0].headers.get("accept") == "text/event-stream"
 
 
 async def test_generate_stream_truncated_without_done_is_protocol_error() -> None:

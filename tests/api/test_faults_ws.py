@@ -27,7 +27,14 @@ from app.api.errors import (
     ProtocolError,
 )
 from app.api.models import ConnectedEvent, DataUpdatedEvent, ErrorEvent, PongEvent, PushAckEvent
-from tests.api.fakes import FakePeer, FakeRequest, wait_for, ws_accept, ws_text_frame
+from tests.api.fakes import (
+    FakePeer,
+    FakeRequest,
+    http_response,
+    wait_for,
+    ws_accept,
+    ws_text_frame,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -346,3 +353,35 @@ async def test_backoff_is_capped_with_jitter_and_max_attempts() -> None:
 
 async def _collect(stream: Any) -> list[Any]:
     return [e async for e in stream]
+
+
+async def test_cross_origin_upgrade_redirect_drops_the_key() -> None:
+    """Fake peers: the first answers the upgrade with 307 to a second origin, which refuses
+    with 404. The key must not travel to the second origin."""
+
+    async def other_handler(req: FakeRequest, reader: object, writer: asyncio.StreamWriter) -> None:
+        writer.write(http_response(404, {"error": {"message": "no session here"}}))
+
+    async with FakePeer(other_handler) as other:
+        location = other.url.replace("http", "ws") + "/v1/sessions/s1/ws"
+
+        async def redirect(req: FakeRequest, reader: object, writer: asyncio.StreamWriter) -> None:
+            writer.write(http_response(307, b"", headers={"Location": location}))
+
+        async with FakePeer(redirect) as peer, LayerScale(peer.url, api_key=KEY) as client:
+            with pytest.raises(NotFoundError, match="no session here"):
+                await client.sessions.stream("s1", options=QUICK).connect()
+    assert peer.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    assert [r.path for r in other.requests] == ["/v1/sessions/s1/ws"]
+    assert "authorization" not in other.requests[0].headers
+
+
+async def test_bad_base_url_closes_stream_instead_of_hanging() -> None:
+    """No peer: a base URL with an unsupported scheme must end the reconnecting stream
+    with a reason (and end iteration), not kill its task silently."""
+    states, on_state = recorder()
+    async with LayerScale("ftp://127.0.0.1:1", api_key=KEY) as client:
+        stream = client.sessions.reconnecting_stream("s1", on_state=on_state, options=QUICK)
+        async with stream:
+            assert await asyncio.wait_for(_collect(stream), 5) == []
+    assert states[-1].status == "closed" and "unsupported URL scheme" in (states[-1].reason or "")

@@ -151,6 +151,19 @@ def test_cli_refuses_port_held_by_another_program_and_unknown_profile() -> None:
     assert usage.returncode == 2
 
 
+def test_default_profile_is_the_bundled_server_on_8080() -> None:
+    """No settings yet, no --profile: the bundled server on http://127.0.0.1:8080 (whatever its
+    state on this shared machine)."""
+    status = server("status")
+    assert status.returncode in (0, 3, 4, 5), status.stderr
+    words = status.stdout.split()
+    assert words[0] in {"stopped", "starting", "loading", "ready", "crashed"}
+    assert words[1] == "http://127.0.0.1:8080" and "profile=Bundled" in words
+    listed = server("profiles")
+    assert listed.returncode == 0
+    assert listed.stdout.split() == ["*", "Bundled", "bundled", "http://127.0.0.1:8080"]
+
+
 def test_cli_status_of_a_foreign_server_and_refusal_to_stop_it(local_server) -> None:  # type: ignore[no-untyped-def]
     LauncherSettings().save(Profile.bundled(port=local_server.port, name="Foreign"))
     status = server("status", "--profile", "Foreign")

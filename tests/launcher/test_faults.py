@@ -14,6 +14,7 @@ import pytest
 
 from app.launcher import PortInUse, Profile, ServerController, ServerStatus, procs
 from app.launcher.logs import LogTail, RotatingLog
+from tests.launcher.polling import until
 from tests.support.server import free_port
 
 
@@ -83,8 +84,7 @@ def test_stubborn_server_is_killed_after_timeout_and_key_is_scrubbed(tmp_path: P
         await controller.start()
         pid = controller.pid
         assert pid is not None
-        await asyncio.wait_for(_until(lambda: any("my key is" in line
-                                                  for line in controller.logs.lines())), 15)
+        await until(lambda: any("my key is" in line for line in controller.logs.lines()), 15)
         await controller.stop()
         assert not procs.is_alive(pid)
         assert controller.status == ServerStatus.STOPPED
@@ -97,10 +97,6 @@ def test_stubborn_server_is_killed_after_timeout_and_key_is_scrubbed(tmp_path: P
 
     asyncio.run(scenario())
 
-
-async def _until(predicate: object) -> None:
-    while not predicate():  # type: ignore[operator]
-        await asyncio.sleep(0.05)
 
 
 def test_unrunnable_binary_is_reported(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app import paths
+from app.core.dashboard import resolve_key as dashboard_key
 from app.launcher import (
     LauncherSettings,
     Profile,
@@ -24,6 +25,7 @@ from app.launcher import (
 )
 from app.secrets import KeyStore
 from app.settings import Settings
+from tests.launcher.polling import until
 from tests.support.server import free_port
 
 KEY = "LS-launcher-env-only-4242"
@@ -57,14 +59,19 @@ def test_start_states_logs_key_and_stop() -> None:
                            headers={"Authorization": f"Bearer {KEY}"})
         assert models.status_code == 200
         assert httpx.get(f"{controller.url}/v1/models", timeout=5).status_code == 401
+        # The dashboard's client for this server looks up the very same key.
+        assert dashboard_key(controller.url) == KEY
         assert f"LAYERSCALE_LICENSE_KEY={KEY}".encode() in _proc_bytes(pid, "environ")
         assert KEY.encode() not in _proc_bytes(pid, "cmdline")
         state = controller.state
         assert state is not None
         assert KEY.encode() not in _proc_bytes(state.supervisor_pid, "cmdline")
+        # The supervisor's spec (its argv) and the state file it shares with the CLI name the
+        # command, never the key.
+        assert "app.localserver" in controller.state_file.read_text()
+        assert KEY not in controller.state_file.read_text()
         # Logs captured live and in the file.
-        await asyncio.wait_for(_until(lambda: any("listening on" in line
-                                                  for line in controller.logs.lines())), 10)
+        await until(lambda: any("listening on" in line for line in controller.logs.lines()), 10)
         log_text = controller.log_file.read_text()
         assert "listening on http://127.0.0.1" in log_text
         assert controller.log_file.parent == paths.log_dir()  # platformdirs' user log dir
@@ -92,10 +99,6 @@ def test_start_states_logs_key_and_stop() -> None:
             assert KEY.encode() not in path.read_bytes(), path
 
 
-async def _until(predicate: object, step: float = 0.05) -> None:
-    while not predicate():  # type: ignore[operator]
-        await asyncio.sleep(step)
-
 
 def test_crash_is_detected_restarted_then_given_up() -> None:
     profile = Profile.bundled(port=free_port(), name="Crashy")
@@ -118,7 +121,7 @@ def test_crash_is_detected_restarted_then_given_up() -> None:
         assert second is not None and second != first
         os.kill(second, signal.SIGKILL)
         await controller.wait_for(S.CRASHED, timeout=10)
-        await asyncio.wait_for(_until(lambda: "gave up" in controller.message), 10)
+        await until(lambda: "gave up" in controller.message, 10)
         assert "gave up after 2 crashes" in controller.message
         with pytest.raises(Exception, match="gave up"):
             await controller.wait_ready(2)

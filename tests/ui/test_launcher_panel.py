@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QPushButton
 
 from app.launcher import LauncherSettings, Profile, ServerStatus, procs
 from app.secrets import KeyStore
+from app.ui.keys_dialog import KeysDialog
 from app.ui.launcher_log import ServerLogPane
 from app.ui.launcher_panel import LOCKED_TIP, LauncherPanel
 from tests.launcher.conftest import isolated_state
@@ -207,6 +208,13 @@ def test_docked_in_the_main_window_with_menu_badge_and_quit_question(
     assert {"Start local server", "Stop local server", "Licence keys…"} <= set(texts)
     assert any(w.text() == "server stopped" for w in window.statusBar().findChildren(
         type(panel.badge)))
+    keys_action = next(a for a in window.server_menu.actions() if a.text() == "Licence keys…")
+    keys_action.trigger()
+    dialogs = panel.findChildren(KeysDialog)
+    assert len(dialogs) == 1
+    arun(dialogs[0].ready)  # the dialog reads the keyring in the background
+    assert dialogs[0].url_edit.text() == panel.controller.url
+    dialogs[0].close()
     window.show()
     # Nothing of ours runs: closing asks nothing and goes through.
     window.close()
@@ -235,3 +243,21 @@ def test_log_pane_follows_only_when_asked(qtbot: Any) -> None:
     pane.cleared.connect(lambda: cleared.append(True))
     pane.clear_button.click()
     assert pane.text() == "" and cleared == [True] and pane.match_label.text() == ""
+
+
+def test_model_picker_takes_any_gguf(qtbot: Any, qasync_loop: Any, isolated: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The modal file dialog is answered by the test (it cannot be clicked offscreen)."""
+    model = isolated / "other-model.gguf"
+    model.write_bytes(b"GGUF")
+    panel = _panel(qtbot, Profile.bundled(port=free_port(), name="Picker"))
+    assert "SmolLM2" in panel.editor.command_view.toPlainText()  # the bundled default
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda *a, **k: (str(model), "GGUF models (*.gguf)"))
+    browse = next(b for b in panel.editor.model_row.findChildren(QPushButton)
+                  if b.text() == "Browse…")
+    browse.click()
+    assert panel.editor.model_edit.text() == str(model)
+    assert LauncherSettings().get("Picker").model == str(model)
+    assert f"--model {model}" in panel.editor.command_view.toPlainText()
+    assert panel.editor.problems_label.text() == ""

@@ -126,14 +126,25 @@ def time_ticks(
     # Spread over the candles actually visible, so gaps (weekends) do not thin labels.
     per_label = span / max_labels * ((i1 - i0) / max(1.0, (x1 - x0)))
     step = next((s for s in _STEPS if s >= per_label), _STEPS[-1])
-    idx = np.searchsorted(t, _boundaries(float(t[i0]), float(t[i1]), step, tz), side="left")
-    idx = np.unique(idx[(idx >= i0) & (idx <= i1)])
+    bounds = np.asarray(_boundaries(float(t[i0]), float(t[i1]), step, tz))
+    idx = np.searchsorted(t, bounds, side="left")
+    # A tick belongs to its round time only if a candle starts within one step
+    # of it; after a gap (nights, weekends, the start of the data) the first
+    # candle would otherwise carry a label that collides with the next one.
+    keep = (idx >= i0) & (idx <= i1)
+    keep[keep] &= t[idx[keep]] - bounds[keep] < step
+    idx = np.unique(idx[keep])
+    px_per_index = px / max(1e-9, x1 - x0)
     ticks: list[tuple[int, str]] = []
     prev: float | None = None
+    last_i: int | None = None
     for i in idx.tolist():
+        if last_i is not None and (i - last_i) * px_per_index < min_px * 0.6:
+            continue
         ts = float(t[i])
         ticks.append((i, _cached_label(ts, prev, step, tz)))
         prev = ts
+        last_i = i
     return ticks
 
 
