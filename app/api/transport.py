@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -33,6 +33,7 @@ log = logging.getLogger("app.api")
 
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 RETRY_STATUSES: Final = frozenset({408, 409, 429})
+MAX_ERROR_BODY: Final = 64 * 1024
 
 
 class NotGiven:
@@ -240,10 +241,15 @@ class Transport:
     async def _error_from(
         self, response: httpx.Response, method: str, path: str
     ) -> LayerScaleError:
+        # Bounded: an error body is for a message, and a broken peer may never end it.
+        content = b""
         try:
-            content = await response.aread()
+            async for piece in response.aiter_bytes():
+                content += piece
+                if len(content) >= MAX_ERROR_BODY:
+                    break
         except httpx.TransportError as exc:
-            content = f"<body unreadable: {type(exc).__name__}>".encode()
+            content += f" <body cut: {type(exc).__name__}>".encode()
         finally:
             await response.aclose()
         retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -259,8 +265,3 @@ class Transport:
     def _describe(self, method: str, path: str, exc: Exception) -> str:
         detail = str(exc) or type(exc).__name__
         return self.redact(f"{method} {path}: {type(exc).__name__}: {detail}")
-
-
-def headers_without_secrets(headers: Mapping[str, str]) -> dict[str, str]:
-    """A copy of headers safe to log."""
-    return {k: ("***" if k.lower() == "authorization" else v) for k, v in headers.items()}

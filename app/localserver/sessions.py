@@ -224,19 +224,26 @@ class Session:
                 "to slide the data region")
         victims: list[int] = []
         freed = 0
-        pos = 0
-        for index, seg in enumerate(self.segments):
+        for index in self._slidable():
             if freed >= excess:
                 break
-            if seg.kind == "entry" and pos >= self.prefix_end:
-                victims.append(index)
-                freed += len(seg.tokens)
-            pos += len(seg.tokens)
+            victims.append(index)
+            freed += len(self.segments[index].tokens)
         if freed < excess:
             raise ContextFullError(
                 f"session context is full even after sliding the window: {n_new} new tokens "
                 f"do not fit in {self.context}")
         self.drop_segments(engine, victims)
+
+    def _slidable(self) -> list[int]:
+        """Indices of entry segments after the frozen prefix, oldest first."""
+        out = []
+        pos = 0
+        for index, seg in enumerate(self.segments):
+            if seg.kind == "entry" and pos >= self.prefix_end:
+                out.append(index)
+            pos += len(seg.tokens)
+        return out
 
     def drop_segments(self, engine: Engine, indices: Sequence[int]) -> None:
         """worker: remove segments and shift later positions down so positions stay dense."""
@@ -268,9 +275,7 @@ class Session:
             entries = self._newest_that_fit(entries[-self.window_size:], headroom)
             overflow = self.data_count + len(entries) - self.window_size
             if overflow > 0:
-                victims = [i for i, seg in enumerate(self.segments)
-                           if seg.kind == "entry"][:overflow]
-                self.drop_segments(engine, victims)
+                self.drop_segments(engine, self._slidable()[:overflow])
         accepted: list[tuple[dict[str, Any], list[int]]] = []
         n_new = 0
         for entry, tokens in entries:
@@ -303,12 +308,7 @@ class Session:
                          ) -> list[tuple[dict[str, Any], list[int]]]:
         """In a sliding session, entries older than what the context can hold at all would
         slide out at once: skip them rather than decode and drop them."""
-        pos = 0
-        slidable = 0
-        for seg in self.segments:
-            if seg.kind == "entry" and pos >= self.prefix_end:
-                slidable += len(seg.tokens)
-            pos += len(seg.tokens)
+        slidable = sum(len(self.segments[i].tokens) for i in self._slidable())
         budget = self.context - headroom - (self.n_tokens - slidable)
         kept: list[tuple[dict[str, Any], list[int]]] = []
         used = 0

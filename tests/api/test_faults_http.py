@@ -355,3 +355,53 @@ async def test_health_while_loading() -> None:
     assert info.value.message == "server not ready (status: loading)"
     assert info.value.body == {"status": "loading", "uptime": 0.2}
     assert len(peer.requests) == 1  # a probe reports the state now, it does not retry
+
+
+async def test_create_with_mark_prefix_failure_deletes_the_new_session() -> None:
+    """Fake peer: init succeeds, mark_prefix fails with 500 (a server fault we cannot make
+    the real one produce); the half-made session must be deleted, the error raised."""
+    init = {
+        "session_id": "s9",
+        "type": "ohlcv",
+        "n_tokens": 3,
+        "context": 512,
+        "window_size": 0,
+        "flash_queries": 0,
+        "pos_max": 2,
+    }
+
+    async def handler(req: FakeRequest, reader: object, writer: asyncio.StreamWriter) -> None:
+        if req.path.endswith("/init"):
+            writer.write(http_response(200, init))
+        elif req.path.endswith("/mark_prefix"):
+            writer.write(http_response(500, {"error": {"message": "decode failed"}}))
+        else:
+            writer.write(http_response(200, {"success": True}))
+
+    async with FakePeer(handler) as peer, client_for(peer) as client:
+        with pytest.raises(ServerError, match="decode failed"):
+            await client.sessions.create(type="ohlcv", prompt="p", mark_prefix=True)
+    assert [(r.method, r.path) for r in peer.requests] == [
+        ("POST", "/v1/sessions/init"),
+        ("POST", "/v1/sessions/s9/mark_prefix"),
+        ("DELETE", "/v1/sessions/s9"),
+    ]
+    assert peer.requests[0].json() == {"type": "ohlcv", "prompt": "p"}  # no client-only keys
+
+
+def test_backoff_and_retry_after_parsing() -> None:
+    """Pure functions, no peer: the delay schedule and both Retry-After forms."""
+    import random
+
+    from app.api.backoff import Backoff, parse_retry_after
+
+    b = Backoff(base=0.5, cap=4.0, jitter=0.5)
+    rng = random.Random(1)
+    delays = [b.delay(n, rng) for n in range(8)]
+    assert all(0.25 <= d <= 0.5 for d in delays[:1])
+    assert all(d <= 4.0 for d in delays) and max(delays) > 2.0
+    assert Backoff(jitter=0.0).delay(2) == 2.0
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    assert parse_retry_after("-5") == 0.0

@@ -13,7 +13,13 @@ import json
 import pytest
 
 from app.api import Backoff, LayerScale
-from app.api.errors import APIConnectionError, LayerScaleError, NotFoundError, ProtocolError
+from app.api.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    LayerScaleError,
+    NotFoundError,
+    ProtocolError,
+)
 from app.api.models import ConnectedEvent, DataUpdatedEvent, FlashReadyEvent, UnknownEvent
 from app.api.sse import SSEDecoder
 from tests.api.fakes import (
@@ -236,3 +242,17 @@ def test_decoder_refuses_endless_line() -> None:
     with pytest.raises(ProtocolError, match="longer than"):
         for _ in range(20):
             decoder.feed(b"data: " + b"x" * 100)
+
+
+async def test_stream_timeout_bounds_only_the_opening() -> None:
+    """Fake peer: sends no headers for ever (a hung server); a streaming call's timeout
+    ends the wait for the response to start."""
+
+    async def hang(req: FakeRequest, reader: asyncio.StreamReader, writer: object) -> None:
+        await wait_disconnect(reader)
+
+    async with FakePeer(hang) as peer, LayerScale(peer.url) as client:
+        with pytest.raises(APITimeoutError, match="no answer within"):
+            async for _ in client.sessions.query_stream("s1", prompt="x", timeout=0.3):
+                pass
+        await asyncio.wait_for(peer.disconnected.wait(), 5)

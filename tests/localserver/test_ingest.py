@@ -118,3 +118,13 @@ def test_window_slides_when_the_context_fills(api: Api) -> None:
     assert api.status(sid)["streaming"]["error"] is None
     # Sliding re-positions the remaining tokens; the session still answers.
     assert api.generate(sid, prompt="\nLast close:", max_tokens=3)["n_tokens"] > 0
+
+
+def test_mark_prefix_freezes_earlier_entries_against_sliding(api: Api) -> None:
+    sid = api.init(prompt="Frozen:\n", window_size=2)["session_id"]
+    api.push_wait(sid, candles(2, start=300))
+    api.http.post(f"/v1/sessions/{sid}/mark_prefix", json={})
+    api.push_wait(sid, candles(3, start=700))
+    text = api.state(sid)["context_text"]
+    assert "O300 " in text and "O301 " in text  # before the prefix mark: never slid out
+    assert "O700 " not in text and "O701 " in text and "O702 " in text
