@@ -16,7 +16,7 @@ from typing import Any
 
 from app.core import fields
 from app.core.link import SessionRunner
-from app.core.server import ServerMonitor, ServerState
+from app.core.server import ServerMonitor, ServerState, cancel_quietly
 from app.core.session import Mode, SessionModel, SessionSpec
 from app.core.sessions import SessionsStore
 
@@ -99,11 +99,8 @@ class Dashboard:
     async def stop(self) -> None:
         for item in list(self.open):
             await self.close_session(item.model)
-        if self._monitor_task is not None:
-            self._monitor_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._monitor_task
-            self._monitor_task = None
+        await cancel_quietly(self._monitor_task)
+        self._monitor_task = None
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await self.client.aclose()
@@ -152,9 +149,7 @@ class Dashboard:
         if item is None:
             return
         model.closed_by_user = True
-        item.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await item.task
+        await cancel_quietly(item.task)
         self.open.remove(item)
         self.version += 1
 

@@ -25,7 +25,6 @@ of what the user believes the other program sends) and the server is not touched
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from typing import Any
 from app.core import fields
 from app.core.candles import Candle
 from app.core.problems import Problem, diagnose
-from app.core.server import backoff
+from app.core.server import backoff, cancel_quietly
 from app.core.session import Mode, SessionModel
 
 log = logging.getLogger(__name__)
@@ -163,9 +162,7 @@ class SessionRunner:
                 async for event in stream:
                     self._handle(event)
             finally:
-                pusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pusher
+                await cancel_quietly(pusher)
                 self._open.clear()
                 self._stream = None
         if self._inflight is not None:

@@ -10,7 +10,6 @@ user never has to press anything when the cause goes away.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -90,6 +89,27 @@ class ServerState:
         return banner
 
 
+async def sleep_or_wake(event: asyncio.Event, delay: float) -> None:
+    """Wait `delay` seconds or until `event` is set.
+
+    Not asyncio.wait_for: cancelling a wait_for cancels and then *awaits* its inner task,
+    which under qasync was seen to hang a shutdown for good.
+    """
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=delay)
+    finally:
+        waiter.cancel()
+
+
+async def cancel_quietly(task: asyncio.Task[Any] | None, grace: float = 2.0) -> None:
+    """Cancel `task` and give it `grace` seconds to finish; never hangs the caller."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    await asyncio.wait({task}, timeout=grace)
+
+
 def backoff(failures: int, base: float = 0.5, cap: float = 8.0) -> float:
     """Capped exponential backoff with jitter (failures >= 1)."""
     delay = min(cap, base * 2 ** max(0, failures - 1))
@@ -148,5 +168,4 @@ class ServerMonitor:
                 banner = self.state.set_problem(exc, delay)
                 log.info("server poll failed: %s", banner.title)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await sleep_or_wake(self._wake, delay)

@@ -144,8 +144,12 @@ async def run(args: argparse.Namespace) -> int:
 
     await closed.wait()
     for model in ephemeral:  # its id may have changed if the server lost and we recreated it
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(dashboard.delete_session(model.session_id), 5.0)
+        deleting = asyncio.ensure_future(dashboard.delete_session(model.session_id))
+        await asyncio.wait({deleting}, timeout=5.0)  # a busy server must not hold up the quit
+        if not deleting.done():
+            deleting.cancel()
+        elif not deleting.cancelled() and deleting.exception() is not None:
+            log.info("demo session not deleted: %s", deleting.exception())
     await dashboard.stop()
     panel = getattr(window, "launcher_panel", None)
     if panel is not None and hasattr(panel, "aclose"):
