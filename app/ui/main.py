@@ -40,7 +40,7 @@ DEMO_PROMPT = (
     "<|im_end|>\n<|im_start|>user\nOHLCV candles (time, open, high, low, close, volume), "
     "oldest first:\n"
 )
-DEMO_BACKLOG = 12  # candles played at once so the chart and the model start with some history
+DEMO_BACKLOG = 10  # candles played at once so the chart and the model start with some history
 DEMO_QUERIES = ("\nQuestion: Is the trend bullish? Answer yes or no.\nAnswer:",
                 "\nQuestion: Is volume increasing? Answer yes or no.\nAnswer:")
 
@@ -60,7 +60,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--replay", metavar="FILE.csv", type=Path,
                    help="create an OHLCV session and replay this CSV file into it")
     p.add_argument("--speed", type=float, default=None,
-                   help="feed speed in candles per second (default 1 for the demo, 5 for replay; "
+                   help="feed speed in candles per second (default 0.5 for the demo, 5 for replay; "
                         "0 = as fast as possible)")
     p.add_argument("--screenshot", metavar="FILE.png", type=Path,
                    help="save a picture of the main window (with --quit-after: just before "
@@ -197,9 +197,9 @@ async def start_feed_session(window: MainWindow, dashboard: Dashboard,
         for i in range(DEMO_BACKLOG):
             model.outbox.put_nowait(to_tick(Candle(float(t[i]), float(o[i]), float(h[i]),
                                                    float(low[i]), float(c[i]), float(v[i]))))
-        # One candle a second: what the bundled CPU server keeps up with while it
-        # re-answers both flash queries after every batch.
-        speed = 1.0 if args.speed is None else args.speed
+        # One candle every 2 s: what the bundled CPU server keeps up with on a busy 2-core
+        # machine while it re-answers both flash queries after every batch.
+        speed = 0.5 if args.speed is None else args.speed
         feed = TickFeed(seed=8, speed=math.inf if speed == 0 else speed,
                              start=float(t[DEMO_BACKLOG - 1]) + 60.0,
                              price=float(c[DEMO_BACKLOG - 1]))
