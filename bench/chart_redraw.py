@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| CandleStore arrays (allocated, incl. growth slack) | {alloc:.1f} |")
     print(f"| traced by tracemalloc while filling | {traced:.1f} |")
     print(f"| chart's level-of-detail cache (all levels) | {lod:.1f} |")
+    print(f"| total with a chart open (store + cache) | {alloc + lod:.1f} |")
     print("Target: <= 64 bytes per stored candle.")
     return 0
 

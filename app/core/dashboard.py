@@ -9,20 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app.core import fields
 from app.core.link import SessionRunner
-from app.core.server import ServerMonitor, ServerState, cancel_quietly
+from app.core.problems import Problem
+from app.core.server import Banner, ServerMonitor, ServerState, cancel_quietly
 from app.core.session import Mode, SessionModel, SessionSpec
 from app.core.sessions import SessionsStore
+
+# Re-exported only for tests/launcher/test_lifecycle.py; the GUI must use
+# app.secrets.resolve_key_async (a keyring call may block on D-Bus or an unlock prompt).
+from app.secrets import resolve_key  # noqa: F401
 
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[str, str | None], Any]
+KeyLookup = Callable[[str], Awaitable[str | None]]
 
 
 def default_client(url: str, key: str | None) -> Any:
@@ -30,19 +35,6 @@ def default_client(url: str, key: str | None) -> Any:
 
     # Short timeouts: the dashboard polls, and a hung call must turn into a banner soon.
     return LayerScale(url, api_key=key, timeout=15.0)
-
-
-def resolve_key(url: str) -> str | None:
-    """The licence key for `url`: the keyring helper when present, else the environment."""
-    try:
-        from app.secrets import resolve_key as keyring_resolve
-    except ImportError:
-        return os.environ.get("LAYERSCALE_LICENSE_KEY") or None
-    try:
-        return keyring_resolve(url)
-    except Exception as exc:  # keyring unavailable: fall back, never crash the GUI
-        log.info("key lookup failed (%s); using the environment", type(exc).__name__)
-        return os.environ.get("LAYERSCALE_LICENSE_KEY") or None
 
 
 @dataclass
@@ -60,8 +52,13 @@ class Dashboard:
         key: str | None = None,
         client_factory: ClientFactory = default_client,
         poll_interval: float = 1.5,
+        key_lookup: KeyLookup | None = None,
     ) -> None:
         self.client_factory = client_factory
+        # Asked again whenever the server refuses the key, so a key the user stores (or
+        # fixes) meanwhile is picked up without reconnecting by hand.
+        self.key_lookup = key_lookup
+        self._key_task: asyncio.Task[None] | None = None
         self.poll_interval = poll_interval
         self.url = url
         self._key = key
@@ -77,6 +74,10 @@ class Dashboard:
     def has_key(self) -> bool:
         return bool(self._key)
 
+    def set_key(self, key: str | None) -> None:
+        """The licence key for the next start(): looked up off the GUI thread by the caller."""
+        self._key = key
+
     def __repr__(self) -> str:  # never shows the key
         return f"Dashboard(url={self.url!r}, open={len(self.open)})"
 
@@ -84,7 +85,8 @@ class Dashboard:
     def start(self) -> None:
         """Create the client and start polling (call from a running loop)."""
         self.client = self.client_factory(self.url, self._key)
-        self.monitor = ServerMonitor(self.client, self.server, self.sessions, self.poll_interval)
+        self.monitor = ServerMonitor(self.client, self.server, self.sessions, self.poll_interval,
+                                     on_problem=self._on_problem)
         self._monitor_task = asyncio.ensure_future(self.monitor.run())
 
     async def connect(self, url: str, key: str | None = None) -> None:
@@ -96,7 +98,36 @@ class Dashboard:
         self.version += 1
         self.start()
 
+    def _on_problem(self, banner: Banner) -> None:
+        if banner.problem is Problem.AUTH and self.key_lookup is not None and (
+                self._key_task is None or self._key_task.done()):
+            self._key_task = asyncio.ensure_future(self._recheck_key())
+
+    async def _recheck_key(self) -> None:
+        assert self.key_lookup is not None
+        try:
+            key = await self.key_lookup(self.url)
+        except Exception as exc:  # an unusable keyring: the banner already says what to do
+            log.info("key lookup failed: %s", type(exc).__name__)
+            return
+        if key != self._key:
+            await self.use_key(key)
+
+    async def use_key(self, key: str | None) -> None:
+        """Talk to the same server with another key; open session views stay open."""
+        self._key = key
+        old, self.client = self.client, self.client_factory(self.url, key)
+        if self.monitor is not None:
+            self.monitor.client = self.client
+            self.monitor.poke()
+        for item in self.open:  # their next (re)connect uses the new key
+            item.runner.client = self.client
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.aclose()
+
     async def stop(self) -> None:
+        await cancel_quietly(self._key_task)
         for item in list(self.open):
             await self.close_session(item.model)
         await cancel_quietly(self._monitor_task)

@@ -106,10 +106,6 @@ class FlashBoard:
                 q.query, q.max_tokens = query, max_tokens
         self._bump()
 
-    def add(self, qid: int, query: str, max_tokens: int = 32) -> None:
-        self.queries.setdefault(qid, FlashQueryState(qid, query, max_tokens))
-        self._bump()
-
     def remove(self, qid: int) -> None:
         if self.queries.pop(qid, None) is not None:
             self._bump()

@@ -65,7 +65,10 @@ class SessionRunner:
         self._acked = asyncio.Event()
         self._inflight: list[Candle] | None = None
         self._uncertain = False  # the in-flight batch may or may not have reached the server
+        self._rejecting = False  # ...and an error event says the server refused it
+        self._dropped_pause = False  # the server's ring was full: wait before pushing again
         self._accepted = 0  # entries the server enqueued from us on the current session
+        self.feed: Any = None
         self._feed_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -273,8 +276,6 @@ class SessionRunner:
         task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ pushing
-    _rejecting = False
-
     def _on_ack(self, pushed: int, dropped: int, queue_size: Any) -> None:
         m = self.model
         if queue_size is not None:
@@ -291,8 +292,6 @@ class SessionRunner:
             self._dropped_pause = True
         self._inflight = None
         self._acked.set()
-
-    _dropped_pause = False
 
     def _draw(self, candles: list[Candle]) -> None:
         if candles:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,13 @@ from app.core.problems import Diagnosis, Problem, diagnose
 from app.core.sessions import SessionsStore
 
 log = logging.getLogger(__name__)
+
+
+def seconds_until(deadline: float | None, now: float | None = None) -> float | None:
+    """Seconds from `now` (monotonic) to `deadline`, never negative; None without one."""
+    if deadline is None:
+        return None
+    return max(0.0, deadline - (time.monotonic() if now is None else now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +73,7 @@ class ServerState:
         return self.status == "ok"
 
     def retry_in(self, now: float | None = None) -> float | None:
-        if self.retry_at is None:
-            return None
-        return max(0.0, self.retry_at - (time.monotonic() if now is None else now))
+        return seconds_until(self.retry_at, now)
 
     def set_ok(self, model: str | None = None, health: dict[str, Any] | None = None) -> None:
         changed = not self.ok or (model is not None and model != self.model)
@@ -124,8 +130,10 @@ class ServerMonitor:
         sessions: SessionsStore,
         interval: float = 1.5,
         health_every: float = 10.0,
+        on_problem: Callable[[Banner], None] | None = None,
     ) -> None:
         self.client = client
+        self.on_problem = on_problem  # e.g. look the licence key up again after a 401/403
         self.state = state
         self.sessions = sessions
         self.interval = interval
@@ -167,5 +175,7 @@ class ServerMonitor:
                 delay = backoff(self.state.failures + 1)
                 banner = self.state.set_problem(exc, delay)
                 log.info("server poll failed: %s", banner.title)
+                if self.on_problem is not None:
+                    self.on_problem(banner)
             self._wake.clear()
             await sleep_or_wake(self._wake, delay)

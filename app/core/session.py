@@ -15,6 +15,7 @@ from typing import Any
 from app.core.candles import CandleStore
 from app.core.flash import FlashBoard
 from app.core.outbox import Outbox
+from app.core.server import seconds_until
 
 NOTES = 20
 
@@ -61,9 +62,7 @@ class LinkInfo:
     reconnects: int = 0
 
     def retry_in(self, now: float | None = None) -> float | None:
-        if self.retry_at is None:
-            return None
-        return max(0.0, self.retry_at - (time.monotonic() if now is None else now))
+        return seconds_until(self.retry_at, now)
 
     def describe(self, now: float | None = None) -> str:
         if self.status == "reconnecting":

@@ -17,7 +17,6 @@ from app.core import fields
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("id", "type", "tokens", "cache", "in_use", "last_used", "flash")
 DETAIL_REFRESH = 10.0  # seconds between re-reading a session's type/flash count
 
 
@@ -59,12 +58,6 @@ class SessionsStore:
         self.polls = 0  # listings applied (changed or not)
         self.pending: list[Diff] = []  # drained by the table model
         self.known_types: dict[str, str] = {}  # sessions we created or opened
-
-    def index_of(self, session_id: str) -> int:
-        return self.order.index(session_id)
-
-    def row_at(self, index: int) -> SessionRow:
-        return self.rows[self.order[index]]
 
     def __len__(self) -> int:
         return len(self.order)

@@ -11,7 +11,6 @@ immediately, also in the middle of a wait.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from abc import ABC, abstractmethod
@@ -161,9 +160,16 @@ class PacedFeed(ABC):
                 if self._paused:
                     continue
                 return
+            # A timer sets the same event a pause/resume/speed change sets.  Not
+            # asyncio.wait_for: cancelling a task inside wait_for waits for the
+            # inner future's own cancellation, which hung shutdown under qasync;
+            # cancelling a plain Event.wait() ends at once.
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            timer = asyncio.get_running_loop().call_later(delay, self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                timer.cancel()
 
     @abstractmethod
     def _next_candle(self) -> Candle | None:

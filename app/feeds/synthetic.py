@@ -29,10 +29,17 @@ def random_walk(
     the body by a random fraction of the bar's volatility, and volume grows
     with the size of the move.
     """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n!r}")
+    if n == 0:
+        empty = np.empty(0, dtype=np.float64)
+        return empty, empty.copy(), empty.copy(), empty.copy(), empty.copy(), empty.copy()
     rng = np.random.default_rng(list(seed) if isinstance(seed, tuple) else seed)
-    # Volatility regime: a smoothed random walk of the log-vol, clipped.
+    # Volatility regime: a smoothed random walk of the log-vol, clipped.  The
+    # window never exceeds n: mode="same" returns max(n, window) samples.
     regime = np.cumsum(rng.normal(0.0, 0.05, n))
-    regime -= np.convolve(regime, np.ones(64) / 64, mode="same")
+    window = min(64, n)
+    regime -= np.convolve(regime, np.ones(window) / window, mode="same")
     sigma = volatility * np.exp(np.clip(regime, -1.0, 1.5))
     returns = rng.normal(0.0, 1.0, n) * sigma
     close = price * np.exp(np.cumsum(returns))

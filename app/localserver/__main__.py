@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -25,9 +26,13 @@ class _Server(uvicorn.Server):
     """uvicorn re-raises a caught SIGTERM after its graceful shutdown, so the process would
     die "by signal"; a supervisor (the launcher) should see a clean exit code 0 instead."""
 
+    on_exit: Callable[[], None] | None = None
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
+        if self.on_exit is not None:
+            self.on_exit()
 
 
 def default_threads() -> int:
@@ -140,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     server = _Server(uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", ws="websockets-sansio",
         timeout_graceful_shutdown=3, ws_ping_interval=20.0))
+    server.on_exit = app.state.server.close_streams
     try:
         asyncio.run(_serve(server, sock, config))
     except KeyboardInterrupt:

@@ -76,8 +76,7 @@ def create_app(config: ServerConfig, on_load_failed: Callable[[], None] | None =
         finally:
             for processor in state.processors.values():
                 processor.stop()
-            for session in state.sessions().all():
-                session.hub.close()
+            state.close_streams()
             with contextlib.suppress(BaseException):
                 await load
             engine = state.engine

@@ -12,7 +12,9 @@ import contextlib
 from typing import Any
 
 SUBSCRIBER_QUEUE = 1000
-CLOSED = {"type": "__closed__"}
+CLOSED_TYPE = "__closed__"
+SESSION_GONE = 4404
+GOING_AWAY = 1001
 
 
 class EventHub:
@@ -32,9 +34,10 @@ class EventHub:
         """Thread-safe: callable from the model worker."""
         self._loop.call_soon_threadsafe(self._deliver, event)
 
-    def close(self) -> None:
-        """Tell every subscriber the session is gone (the WS closes with 4404)."""
-        self._loop.call_soon_threadsafe(self._deliver, CLOSED)
+    def close(self, code: int = SESSION_GONE, reason: str = "session deleted") -> None:
+        """End every subscriber's stream; a WebSocket closes with `code`."""
+        self._loop.call_soon_threadsafe(
+            self._deliver, {"type": CLOSED_TYPE, "code": code, "reason": reason})
 
     def _deliver(self, event: dict[str, Any]) -> None:
         for queue in list(self._subscribers):

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from . import config, ingest
 from .entries import validate_entries
 from .errors import APIError
-from .events import CLOSED
+from .events import CLOSED_TYPE
 from .sessions import Session
 from .state import ServerState
 from .web import SSE_HEADERS, sse
@@ -51,7 +51,7 @@ async def events(request: Request) -> Response:
                 except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
-                if event is CLOSED:
+                if event["type"] == CLOSED_TYPE:
                     return
                 if event["type"] in SSE_TYPES:
                     yield sse(event, event=event["type"])
@@ -123,8 +123,8 @@ async def _write(ws: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
     try:
         while True:
             event = await queue.get()
-            if event is CLOSED:
-                await ws.close(WS_UNKNOWN_SESSION, "session deleted")
+            if event["type"] == CLOSED_TYPE:
+                await ws.close(event["code"], event["reason"])
                 return
             if event["type"] in WS_TYPES:
                 await ws.send_text(_frame(event))

@@ -12,7 +12,7 @@ from .chat import ChatTemplate
 from .config import ServerConfig
 from .engine import Engine
 from .errors import APIError
-from .events import EventHub
+from .events import GOING_AWAY, EventHub
 from .sessions import Session, SessionRegistry
 from .worker import ModelWorker
 
@@ -50,6 +50,12 @@ class ServerState:
     def sessions(self) -> SessionRegistry:
         assert self.registry is not None
         return self.registry
+
+    def close_streams(self) -> None:
+        """Shutdown: end SSE streams and close WebSockets (1001) so the server need not
+        wait out its graceful-shutdown timeout on long-lived connections."""
+        for session in self.sessions().all():
+            session.hub.close(GOING_AWAY, "server shutting down")
 
     def load_model(self) -> None:
         """worker: load the model and create the shared context."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from app.core.problems import Problem
+from app.core.server import Banner as BannerState
 from app.core.server import ServerState
 from app.ui import theme
+from app.ui.durations import duration
 
 BANNER_COLOURS = {
     Problem.UNREACHABLE: ("#3a1d1f", theme.ERROR),
@@ -40,19 +40,23 @@ class Banner(QFrame):
         layout.addWidget(self.countdown)
         layout.addWidget(self.retry)
         self.problem: Problem | None = None
+        self._shown: BannerState | None = None
         self.hide()
 
     def show_state(self, state: ServerState) -> None:
         b = state.banner
         if b is None:
-            self.problem = None
+            self.problem, self._shown = None, None
             self.hide()
             return
-        self.problem = b.problem
-        bg, fg = BANNER_COLOURS[b.problem]
-        self.setStyleSheet(f"QFrame#banner {{ background: {bg}; border: 1px solid {fg}; }}")
-        self.title.setText(f"<b style='color:{fg}'>{b.title}</b>")
-        self.detail.setText(b.detail)
+        if b is not self._shown:
+            # Called every frame while the server is failing (for the countdown): restyling
+            # only when the problem changes keeps that cheap.
+            self.problem, self._shown = b.problem, b
+            bg, fg = BANNER_COLOURS[b.problem]
+            self.setStyleSheet(f"QFrame#banner {{ background: {bg}; border: 1px solid {fg}; }}")
+            self.title.setText(f"<b style='color:{fg}'>{b.title}</b>")
+            self.detail.setText(b.detail)
         wait = state.retry_in()
         self.countdown.setText("" if wait is None else f"retrying in {wait:.0f} s")
         self.show()
@@ -94,7 +98,7 @@ class ConnectBar(QWidget):
         if state.ok:
             h = state.health
             up = h.get("uptime")
-            uptime = f" · up {_dur(float(up))}" if isinstance(up, int | float) else ""
+            uptime = f" · up {duration(float(up))}" if isinstance(up, int | float) else ""
             version = f" · server {h['version']}" if h.get("version") else ""
             self.status.setText(f"<span style='color:{theme.OK}'>●</span> connected · model "
                                 f"<b>{state.model or '?'}</b>{version}{uptime}")
@@ -103,12 +107,3 @@ class ConnectBar(QWidget):
         else:
             self.status.setText(f"<span style='color:{theme.ERROR}'>●</span> not connected")
         self.key.setText("licence key set" if has_key else "no licence key")
-
-
-def _dur(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return time.strftime("%H h %M", time.gmtime(seconds)) if seconds < 86400 else \
-        f"{seconds / 86400:.1f} d"

@@ -23,10 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.confidence import level, odds
+from app.core.confidence import describe, level
 from app.core.flash import Answer, FlashQueryState
 from app.core.session import SessionModel
 from app.ui import theme
+from app.ui.durations import duration
 
 HEADERS = ("Query", "Answer", "Confidence", "Version", "State", "Age")
 C_QUERY, C_ANSWER, C_CONF, C_VERSION, C_STATE, C_AGE = range(6)
@@ -46,16 +47,6 @@ def display_query(query: str) -> str:
     text = re.sub(r"^(question|q)\s*:\s*", "", text, flags=re.IGNORECASE)
     text = re.sub(r"\s*(answer|a)\s*:\s*$", "", text, flags=re.IGNORECASE)
     return text or query.strip()
-
-
-def fmt_age(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class ConfidenceDelegate(QStyledItemDelegate):
@@ -85,7 +76,7 @@ class ConfidenceDelegate(QStyledItemDelegate):
                           cell.height())
         painter.setPen(QColor(theme.TEXT))
         painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
-                         f"{gap:.2f} · p {odds(gap):.2f}")
+                         describe(gap))
         painter.restore()
 
 
@@ -179,10 +170,10 @@ class FlashPanel(QWidget):
             for qid, q in board.queries.items():
                 item = self._items.get(qid)
                 if item is not None:
-                    item.setText(C_AGE, fmt_age(q.age(now)))
+                    item.setText(C_AGE, duration(q.age(now)))
                     for i, past in enumerate(q.history):
                         if i < item.childCount():
-                            item.child(i).setText(C_AGE, fmt_age(now - past.received_at))
+                            item.child(i).setText(C_AGE, duration(now - past.received_at))
 
     def _fill(self, item: QTreeWidgetItem, q: FlashQueryState, now: float) -> None:
         item.setText(C_QUERY, display_query(q.query))
@@ -226,7 +217,7 @@ class FlashPanel(QWidget):
         item.setData(C_CONF, GAP_ROLE, a.confidence)
         item.setText(C_CONF, "" if a.confidence is not None else "–")
         item.setText(C_VERSION, f"v{a.data_version}")
-        item.setText(C_AGE, fmt_age(max(0.0, now - a.received_at)))
+        item.setText(C_AGE, duration(max(0.0, now - a.received_at)))
 
     def query_count(self) -> int:
         return self.tree.topLevelItemCount()

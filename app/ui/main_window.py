@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.dashboard import Dashboard, resolve_key
+from app.core.dashboard import Dashboard
 from app.core.session import SessionModel, SessionSpec
+from app.secrets import resolve_key_async
 from app.ui import theme
 from app.ui.banner import Banner, ConnectBar
 from app.ui.create_dialog import CreateSessionDialog
@@ -168,7 +169,8 @@ class MainWindow(QMainWindow):
             self._remove_view(view)
 
         async def go() -> None:
-            await self.dashboard.connect(url, resolve_key(url))
+            # keyring: D-Bus, maybe an unlock prompt: on its own thread, never the GUI's
+            await self.dashboard.connect(url, await resolve_key_async(url))
             self.sessions.set_store(self.dashboard.sessions)
 
         spawn(go(), on_error=self._error)
@@ -253,8 +255,3 @@ class MainWindow(QMainWindow):
         has_tabs = bool(self.views)
         self.tabs.setVisible(has_tabs)
         self.empty.setVisible(not has_tabs)
-
-    def set_key_present(self, present: bool) -> None:
-        self.connect_bar.key.setText("licence key set" if present else "no licence key")
-
-

@@ -25,13 +25,9 @@ from PySide6.QtWidgets import (
 from app.core.dashboard import Dashboard
 from app.core.session import Mode, SessionModel
 from app.ui import theme
+from app.ui.chart import CandleChart
 from app.ui.flash_panel import FlashPanel
 from app.ui.tasks import spawn
-
-try:
-    from app.ui.chart import CandleChart
-except ImportError:  # the chart lands separately; keep the rest of the view usable meanwhile
-    CandleChart = None  # type: ignore[assignment,misc]
 
 LINK_COLOURS = {"open": theme.OK, "connecting": theme.WARN, "reconnecting": theme.WARN,
                 "closed": theme.ERROR}
@@ -41,29 +37,6 @@ def chip(text: str = "") -> QLabel:
     label = QLabel(text, objectName="chip")
     label.setTextFormat(Qt.TextFormat.RichText)
     return label
-
-
-class _ChartPlaceholder(QLabel):
-    """Stands in for app.ui.chart.CandleChart until it is importable."""
-
-    def __init__(self, store: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.store = store
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._seen = -1
-
-    def refresh(self) -> None:
-        if self.store.version != self._seen:
-            self._seen = self.store.version
-            last = self.store.last()
-            tail = f", last close {last.c:.2f}" if last else ""
-            self.setText(f"{len(self.store)} candles{tail}")
-
-    def add_marker(self, timestamp: float, label: str, color: str) -> None:
-        pass
-
-    def set_follow(self, follow: bool) -> None:
-        pass
 
 
 class SessionView(QWidget):
@@ -95,8 +68,7 @@ class SessionView(QWidget):
         self.note.setWordWrap(True)
         self.note.hide()
         # --- chart and flash panel
-        chart_cls = CandleChart if CandleChart is not None else _ChartPlaceholder
-        self.chart = chart_cls(model.store)
+        self.chart = CandleChart(model.store)
         self.flash = FlashPanel(model)
         self.flash.add_requested.connect(self._add_flash)
         self.flash.remove_requested.connect(self._remove_flash)
@@ -158,7 +130,7 @@ class SessionView(QWidget):
                             if math.isfinite(feed.speed) else self.speed.maximum())
         self.speed.blockSignals(False)
         self.dashboard.attach_feed(self.model, feed, name)
-        self._seen_version = -1
+        self._seen_version, self._last_tick = -1, 0.0  # the buttons follow on the next frame
 
     def _start_stop(self) -> None:
         if self.feed is not None and not self.model.feed.done:

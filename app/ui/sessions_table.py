@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from app.core.sessions import SessionRow, SessionsStore
 from app.ui import theme
+from app.ui.durations import ago
 
 HEADERS = ("Session", "Type", "Tokens / context", "In use", "Last used", "Flash")
 COL_ID, COL_TYPE, COL_TOKENS, COL_IN_USE, COL_LAST, COL_FLASH = range(6)
@@ -44,19 +45,6 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 2
 USAGE_ROLE = Qt.ItemDataRole.UserRole + 3
 
 Index = QModelIndex | QPersistentModelIndex
-
-
-def ago(ts: float, now: float | None = None) -> str:
-    if not ts:
-        return "–"
-    s = max(0.0, (now or time.time()) - ts)
-    if s < 60:
-        return f"{s:.0f} s ago"
-    if s < 3600:
-        return f"{s / 60:.0f} min ago"
-    if s < 86400:
-        return f"{s / 3600:.1f} h ago"
-    return time.strftime("%Y-%m-%d", time.localtime(ts))
 
 
 class SessionsModel(QAbstractTableModel):
@@ -172,9 +160,6 @@ class SessionsModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, COL_LAST), self.index(last, COL_LAST),
                                   [Qt.ItemDataRole.DisplayRole])
 
-    def rebind(self) -> None:
-        self._shadow = list(self.store.order)
-
 
 class CacheBarDelegate(QStyledItemDelegate):
     """Tokens / context as text over a bar filled to the cache usage."""
@@ -214,7 +199,6 @@ class SessionsPanel(QWidget):
     def __init__(self, store: SessionsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = SessionsModel(store, self)
-        self.model.rebind()
         self.proxy = SessionsProxy(self)
         self.proxy.setSourceModel(self.model)
         self.filter = QLineEdit(placeholderText="Filter sessions (id, type, …)")
@@ -231,12 +215,13 @@ class SessionsPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(26)
         self.table.setShowGrid(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # ids differ at the end
+        # Ids keep their start, as the session tabs show them ("sess_59a7b32…").
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setMinimumWidth(420)
         self.table.setItemDelegateForColumn(COL_TOKENS, CacheBarDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_ID, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_TYPE, 54), (COL_TOKENS, 136), (COL_IN_USE, 58), (COL_LAST, 92),
+        for col, width in ((COL_TYPE, 50), (COL_TOKENS, 126), (COL_IN_USE, 58), (COL_LAST, 88),
                            (COL_FLASH, 50)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(col, width)
@@ -264,7 +249,6 @@ class SessionsPanel(QWidget):
 
     def set_store(self, store: SessionsStore) -> None:
         self.model.set_store(store)
-        self.model.rebind()
 
     def selected_id(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -300,8 +284,9 @@ class SessionsPanel(QWidget):
             self._last_tick = now
             self.model.tick_ages()
             store = self.model.store
-            cap = f" of {store.max_sessions}" if store.max_sessions else ""
-            self.count.setText(f"{len(store)}{cap} sessions")
+            n = len(store)
+            cap = f" · max {store.max_sessions}" if store.max_sessions else ""
+            self.count.setText(f"{n} session{'' if n == 1 else 's'}{cap}")
         has = self.selected_id() is not None
         self.open_btn.setEnabled(has)
         self.delete_btn.setEnabled(has)

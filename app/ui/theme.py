@@ -49,6 +49,10 @@ QTabBar::tab {{ background: {PANEL}; color: {MUTED}; padding: 6px 14px; border: 
 QTabBar::tab:selected {{ background: {BG}; color: {TEXT}; border-top: 2px solid {ACCENT}; }}
 QDockWidget::title {{ background: {RAISED}; padding: 4px 8px; }}
 QLabel#muted {{ color: {MUTED}; }}
+QCheckBox::indicator {{ width: 12px; height: 12px; border: 1px solid {MUTED}; border-radius: 2px;
+    background: {PANEL}; }}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
+QCheckBox::indicator:disabled {{ border-color: {BORDER}; }}
 QLabel#chip {{ background: {RAISED}; border: 1px solid {BORDER}; border-radius: 9px;
     padding: 2px 8px; }}
 QFrame#banner {{ border-radius: 3px; }}

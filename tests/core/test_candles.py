@@ -143,3 +143,19 @@ def test_clear_bumps_version() -> None:
     assert store.version > v
     assert store.epoch == e + 1
     assert store.last_timestamp is None
+
+
+def test_candle_stays_a_frozen_value_despite_its_fast_init() -> None:
+    """Candle's __init__ is replaced for speed (app.core.candles._fast_init):
+    it must still set every field, by position and keyword, and stay frozen."""
+    import dataclasses
+
+    a = Candle(1.0, 2.0, 3.0, 0.5, 2.5, 9.0)
+    b = Candle(timestamp=1.0, o=2.0, h=3.0, l=0.5, c=2.5, v=9.0)
+    assert a == b and hash(a) == hash(b)
+    assert (a.timestamp, a.o, a.h, a.l, a.c, a.v) == (1.0, 2.0, 3.0, 0.5, 2.5, 9.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.c = 4.0  # type: ignore[misc]
+    assert dataclasses.replace(a, c=4.0).c == 4.0
+    with pytest.raises(TypeError):
+        Candle(1.0, 2.0, 3.0)  # type: ignore[call-arg]

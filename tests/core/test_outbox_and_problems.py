@@ -34,7 +34,8 @@ def test_full_outbox_holds_the_feed_instead_of_dropping() -> None:
         await box.put(c(0))
         await box.put(c(1))
         waiting = asyncio.ensure_future(box.put(c(2)))
-        await asyncio.sleep(0.01)
+        for _ in range(3):  # let it run up to its wait: yields to the loop, not a timed sleep
+            await asyncio.sleep(0)
         assert not waiting.done() and box.full
         first = box.take(1)
         await asyncio.wait_for(waiting, 1.0)

@@ -25,7 +25,7 @@ def test_rows_keep_their_index_and_only_changes_are_reported() -> None:
     assert not d and store.order == ["a", "b"]
     d = store.apply([summary("b", n=20), summary("c")])
     assert d.removed == ["a"] and d.added == ["c"] and store.order == ["b", "c"]
-    assert store.index_of("c") == 1
+    assert store.order.index("c") == 1
     assert len(store.take_pending()) == 3 and store.take_pending() == []
 
 

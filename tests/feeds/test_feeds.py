@@ -163,3 +163,47 @@ def test_sample_data_file_replays_cleanly() -> None:
     got = asyncio.run(_take(feed, 10_000))
     assert len(got) == feed.total
     assert all(b.timestamp - a.timestamp == 60 for a, b in itertools.pairwise(got))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 63, 64, 65])
+def test_random_walk_short_lengths(n: int) -> None:
+    cols = random_walk(n, seed=1)
+    assert [c.shape for c in cols] == [(n,)] * 6
+    if n:
+        _t, o, h, lo, cl, _v = cols
+        assert np.all(h >= np.maximum(o, cl)) and np.all(lo <= np.minimum(o, cl))
+        assert np.all(np.isfinite(cl))
+
+
+def test_random_walk_rejects_negative_length() -> None:
+    with pytest.raises(ValueError, match="n must be"):
+        random_walk(-1)
+
+
+@pytest.mark.parametrize("paused", [False, True])
+def test_cancelling_a_waiting_feed_ends_at_once(paused: bool) -> None:
+    """A consumer blocked in the feed's pacing wait (or in a pause) is cancellable
+    within one pass of the loop, and the feed is usable afterwards."""
+
+    async def go() -> tuple[int, bool, bool, int]:
+        feed = SyntheticFeed(speed=0.01)  # one candle per 100 s
+        await _take(feed, 1)
+        if paused:
+            feed.pause()
+        task = asyncio.ensure_future(feed.__anext__())
+        await _until(lambda: feed.waiting)
+        task.cancel()
+        passes = 0
+        while not task.done() and passes < 50:
+            await asyncio.sleep(0)
+            passes += 1
+        feed.resume()
+        feed.speed = math.inf
+        again = await _take(feed, 1)
+        return passes, task.cancelled(), feed.waiting, len(again)
+
+    passes, cancelled, waiting, again = asyncio.run(go())
+    assert cancelled
+    assert passes <= 1
+    assert not waiting
+    assert again == 1

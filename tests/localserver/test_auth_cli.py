@@ -119,3 +119,20 @@ def test_unloadable_model_exits_1_after_logging_why(tmp_path: Path) -> None:
     out = run.stdout + run.stderr
     assert run.returncode == 1, out
     assert "listening on http://127.0.0.1:" in out and "model failed to load" in out
+
+
+def test_sigterm_closes_sockets_1001_and_exits_0(tmp_path: Path) -> None:
+    server = start_server(tmp_path, extra_args=["--ctx-size", "256", "--pool-size", "1"])
+    try:
+        sid = httpx.post(f"{server.url}/v1/sessions/init", json={"type": "vitals"}
+                         ).json()["session_id"]
+        ws_url = server.url.replace("http://", "ws://") + f"/v1/sessions/{sid}/ws"
+        with connect(ws_url) as ws:
+            assert json.loads(ws.recv(timeout=WAIT))["type"] == "connected"
+            server.stop()
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=WAIT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    finally:
+        server.stop()
+    assert server.process.returncode == 0

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import PySide6  # noqa: F401  (before qasync: it would pick PyQt6, which finplot pulls in)
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+    from tests.support.server import RunningServer
 
 T = TypeVar("T")
 
@@ -58,3 +62,47 @@ def arun(qtbot: Any, qasync_loop: qasync.QEventLoop) -> Callable[..., Any]:
         return task.result()
 
     return run
+
+
+@pytest.fixture
+def window_for(qtbot: Any, arun: Any, monkeypatch: pytest.MonkeyPatch
+               ) -> Iterator[Callable[..., MainWindow]]:
+    """window_for(url, key=None, poll_interval=0.5, key_lookup=None) -> a shown MainWindow
+    polling `url`.
+
+    The licence key is only what the test passes (never the environment's). At teardown
+    the sessions the windows created are deleted and their dashboards stopped.
+    """
+    from app.core.dashboard import Dashboard
+    from app.ui.main_window import MainWindow
+
+    monkeypatch.delenv("LAYERSCALE_LICENSE_KEY", raising=False)
+    made: list[MainWindow] = []
+
+    def make(url: str, key: str | None = None, poll_interval: float = 0.5,
+             key_lookup: Any = None) -> MainWindow:
+        dashboard = Dashboard(url, key=key, poll_interval=poll_interval, key_lookup=key_lookup)
+        window = MainWindow(dashboard)
+        qtbot.addWidget(window)
+        window.resize(1400, 800)
+        window.show()
+        dashboard.start()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        d = window.dashboard
+        for item in list(d.open):
+            if item.model.owned:
+                arun(d.delete_session(item.model.session_id), timeout=90)
+        arun(d.stop())
+
+
+@pytest.fixture
+def window(window_for: Callable[..., MainWindow], qtbot: Any,
+           local_server: RunningServer) -> MainWindow:
+    """A main window connected to the shared bundled server (its health already read)."""
+    w = window_for(local_server.url, poll_interval=0.3)
+    qtbot.waitUntil(lambda: w.dashboard.server.ok, timeout=20_000)
+    return w

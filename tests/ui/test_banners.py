@@ -1,37 +1,14 @@
-"""Banners: unreachable server and rejected licence key, each clearing when the cause goes away."""
+"""Banners: unreachable server and rejected licence key, each clearing when the cause goes away
+(the server appears; the key is stored), and switching servers from the connect bar."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from app.core.dashboard import Dashboard
 from app.core.problems import Problem
-from app.ui.main_window import MainWindow
 from tests.conftest import TEST_KEY
 from tests.support.server import RunningServer, free_port, start_server
-
-
-@pytest.fixture
-def window_for(qtbot: Any, arun: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.delenv("LAYERSCALE_LICENSE_KEY", raising=False)
-    made: list[MainWindow] = []
-
-    def make(url: str, key: str | None = None) -> MainWindow:
-        dashboard = Dashboard(url, key=key, poll_interval=0.3)
-        window = MainWindow(dashboard)
-        qtbot.addWidget(window)
-        window.show()
-        dashboard.start()
-        made.append(window)
-        return window
-
-    yield make
-    for w in made:
-        arun(w.dashboard.stop())
 
 
 def test_unreachable_banner_then_recovers_when_server_appears(
@@ -59,6 +36,28 @@ def test_key_rejected_banner(window_for: Any, qtbot: Any, keyed_server: RunningS
     assert window.banner.problem is Problem.AUTH
     assert "401" in window.banner.title.text()
     assert TEST_KEY not in window.banner.detail.text()
+
+
+def test_key_stored_while_rejected_is_picked_up_and_banner_clears(
+    window_for: Any, qtbot: Any, keyed_server: RunningServer
+) -> None:
+    """The key lookup stands in for the keyring (the keyring itself is tested in
+    tests/secrets); the user "stores" the key while the 401 banner shows."""
+    stored: dict[str, str] = {}
+    asked: list[str] = []
+
+    async def lookup(url: str) -> str | None:
+        asked.append(url)
+        return stored.get(url)
+
+    window = window_for(keyed_server.url, key_lookup=lookup)
+    qtbot.waitUntil(lambda: window.banner.problem is Problem.AUTH, timeout=15_000)
+    qtbot.waitUntil(lambda: len(asked) >= 1, timeout=15_000)
+    assert window.connect_bar.key.text() == "no licence key"
+    stored[keyed_server.url] = TEST_KEY
+    qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=20_000)
+    assert window.dashboard.server.ok and asked == [keyed_server.url] * len(asked)
+    qtbot.waitUntil(lambda: window.connect_bar.key.text() == "licence key set", timeout=5_000)
 
 
 def test_correct_key_shows_no_banner(window_for: Any, qtbot: Any,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC
 
@@ -179,7 +180,13 @@ def test_zoomed_out_million_candles_use_level_of_detail(qtbot) -> None:
     y0, y1 = chart.y_range()
     assert y0 <= store.l.min() and store.h.max() <= y1
     image = chart.grab().toImage()
-    assert image.width() > 0
+    # Merged bars are painted in both colours across the whole width.
+    up, down = QColor(chart.style_.up).rgb(), QColor(chart.style_.down).rgb()
+    for colour in (up, down):
+        columns = {
+            x for x in range(0, 900, 3) for y in range(30, 450, 3) if image.pixel(x, y) == colour
+        }
+        assert min(columns) < 150 and max(columns) > 700
 
 
 def test_crosshair_readout_shows_hovered_candle(qtbot, chart: CandleChart) -> None:
@@ -246,3 +253,60 @@ def test_live_updates_of_forming_candle_redraw(chart: CandleChart) -> None:
     assert y1 >= last.h * 1.05
     close = last.h * 1.04
     assert f"C {close:,.{price_decimals(close)}f}" in chart.readout_text()
+
+
+@pytest.mark.parametrize("width", [360, 520, 1000])
+def test_time_labels_never_overlap(qtbot, width: int) -> None:
+    """Across zoom levels and at both edges of the data, drawn time labels keep apart."""
+    cols = random_walk(3000, seed=9, start=START, interval=60.0)
+    store = CandleStore()
+    store.extend_arrays(*cols)
+    chart = CandleChart(store, tz=UTC)
+    qtbot.addWidget(chart)
+    chart.resize(width, 400)
+    chart.show()
+    qtbot.waitExposed(chart)
+    axis = chart.volume_plot.getAxis("bottom")
+    checked = 0
+    for span in (9, 14, 20, 33, 60, 130, 400, 1500, 3000):
+        for start in (-8.0, -2.6, -0.4, 0.3, 700.5, 2999 - span + 3.7):
+            chart.set_x_range(start, start + span)
+            placed = axis.placed_labels()
+            for (_, a, _), (_, b, _) in itertools.pairwise(placed):
+                assert a.right() < b.left(), (span, start, a, b)
+            checked += len(placed)
+    assert checked > 50  # labels were drawn at all
+
+
+@pytest.mark.parametrize("view", [(1900, 2003), (-5, 2005)])
+def test_list_fallback_paints_the_same_pixels(
+    monkeypatch: pytest.MonkeyPatch, chart: CandleChart, view: tuple[int, int]
+) -> None:
+    """Batches drawn through a pointer to numpy memory and through the QLineF/QRectF
+    list fallback (for a binding that refuses the pointer overload) look the same."""
+    from app.ui.chart import batch
+
+    chart.set_x_range(*view)
+    fast = chart.grab().toImage()
+    assert batch.POINTER_CALLS is True  # this PySide6 takes the pointer path
+    monkeypatch.setattr(batch, "POINTER_CALLS", False)
+    # Refilled buffers must not be the reason the images match.
+    chart._candles._filled = None
+    chart._volume._filled = None
+    slow = chart.grab().toImage()
+    assert fast == slow
+    # Not a blank chart: both colours are in it.
+    up = QColor(chart.style_.up).rgb()
+    assert any(slow.pixel(x, y) == up for x in range(0, 900, 2) for y in range(50, 450, 2))
+
+
+def test_price_labels_under_the_last_price_tag_are_hidden(chart: CandleChart) -> None:
+    axis = chart._price_axis
+    rect = axis.mapRectFromParent(axis.geometry())
+    lo, hi = axis.range
+    close = float(chart.store.c[-1])
+    tag_y = rect.bottom() - (close - lo) * rect.height() / (hi - lo)
+    assert rect.top() <= tag_y <= rect.bottom()
+    assert axis.covered(tag_y + 3, 6.5)
+    assert not axis.covered(tag_y + 40, 6.5)
+    assert not chart.volume_plot.getAxis("right").covered(tag_y, 6.5)

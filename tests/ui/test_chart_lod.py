@@ -59,7 +59,8 @@ def test_bins_follow_appends_and_replacement_of_last_candle() -> None:
         store.append(Candle(last.timestamp, last.o, last.h + 5, last.l, last.c, last.v + 1))
         lod.sync()
         n = len(store)
-        np.testing.assert_allclose(_as_rows(lod.bins(5, 0, n)), _brute(store, 5, 0, n))
+        for level in (3, 5):  # the first cached level (built from raw) and one above
+            np.testing.assert_allclose(_as_rows(lod.bins(level, 0, n)), _brute(store, level, 0, n))
     np.testing.assert_allclose(_as_rows(lod.bins(2, 0, 3000)), _brute(store, 2, 0, 3000))
     store.clear()
     store.extend_arrays(*(c[:50] for c in cols))
@@ -125,3 +126,13 @@ def test_time_ticks_skip_gaps_without_crowding() -> None:
     assert idx == sorted(set(idx))
     assert all(0 <= i < len(t) for i in idx)
     assert any(lb.startswith("Mar 5") for _, lb in ticks)
+
+
+def test_pyramid_costs_few_bytes_per_candle() -> None:
+    """Levels 1-2 are merged per frame, not cached: the cache stays far below the store."""
+    store = CandleStore()
+    store.extend_arrays(*random_walk(200_000, seed=1))
+    lod = CandleLod(store)
+    lod.sync()
+    lod.bins(16, 0, 200_000)  # builds every cached level
+    assert lod.nbytes / len(store) <= 12

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +15,11 @@ def test_arun_returns_result_and_qt_timers_fire(arun: Any) -> None:
     QTimer.singleShot(10, lambda: fired.append(1))
 
     async def work() -> int:
-        await asyncio.sleep(0.05)
+        # Polls with a deadline: the Qt timer must fire while a coroutine waits on the loop.
+        deadline = time.monotonic() + 5.0
+        while not fired:
+            assert time.monotonic() < deadline, "Qt timer never fired under qasync"
+            await asyncio.sleep(0.01)
         return 42
 
     assert arun(work()) == 42

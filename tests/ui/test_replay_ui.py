@@ -4,34 +4,14 @@ rows into the session's chart, and the bad ones are shown with their line number
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
-from app.core.dashboard import Dashboard
 from app.core.session import Mode, SessionModel
 from app.ui.main import start_feed_session
 from app.ui.main_window import MainWindow
-from tests.support.server import RunningServer
-
-
-@pytest.fixture
-def window(qtbot: Any, arun: Any, local_server: RunningServer,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.delenv("LAYERSCALE_LICENSE_KEY", raising=False)
-    d = Dashboard(local_server.url, poll_interval=0.5)
-    w = MainWindow(d)
-    qtbot.addWidget(w)
-    w.show()
-    d.start()
-    qtbot.waitUntil(lambda: d.server.ok, timeout=20_000)
-    yield w
-    for o in list(d.open):
-        arun(d.delete_session(o.model.session_id), timeout=90)
-    arun(d.stop())
 
 
 def test_replay_plays_good_rows_and_reports_bad_lines(
@@ -47,7 +27,7 @@ def test_replay_plays_good_rows_and_reports_bad_lines(
     csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
     made: list[SessionModel] = []
     args = argparse.Namespace(replay=csv, speed=0.0, demo=False)
-    arun(start_feed_session(window, window.dashboard, args, made))
+    arun(start_feed_session(window, args, made))
     model = made[0]
     view = window.view_for(model.session_id)
     assert view is not None and model.mode is Mode.OWNED

@@ -1,38 +1,18 @@
 """A session view against the real server: fed candles reach the chart's store, flash answers
-show with confidences, an external session is observe-only."""
+show with confidences, an external session is observe-only, the feed pauses/resumes/changes
+speed and flash queries are added and removed from the view."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
+from PySide6.QtCore import Qt
 
-from app.core.dashboard import Dashboard
 from app.core.session import Mode
 from app.feeds import SyntheticFeed
 from app.ui.flash_panel import C_CONF, C_STATE, C_VERSION, GAP_ROLE
 from app.ui.main_window import MainWindow
 from tests.core.live import small_spec
-from tests.support.server import RunningServer
-
-
-@pytest.fixture
-def window(qtbot: Any, arun: Any, local_server: RunningServer,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.delenv("LAYERSCALE_LICENSE_KEY", raising=False)
-    d = Dashboard(local_server.url, poll_interval=0.5)
-    w = MainWindow(d)
-    qtbot.addWidget(w)
-    w.resize(1400, 800)
-    w.show()
-    d.start()
-    qtbot.waitUntil(lambda: d.server.ok, timeout=20_000)
-    yield w
-    for o in list(d.open):
-        if o.model.owned:
-            arun(d.delete_session(o.model.session_id), timeout=90)
-    arun(d.stop())
 
 
 def test_fed_candles_reach_chart_store_and_flash_panel_shows_answers(
@@ -78,3 +58,43 @@ def test_external_session_feed_is_observe_only(window: MainWindow, qtbot: Any, a
         qtbot.waitUntil(lambda: "observe-only" in view.mode_chip.text(), timeout=5_000)
     finally:
         arun(d.client.sessions.delete(other.session_id))
+
+
+def test_feed_pause_resume_speed_and_flash_add_remove_from_the_view(
+    window: MainWindow, qtbot: Any, arun: Any
+) -> None:
+    w = window
+    d = w.dashboard
+    view = arun(w.create_session(small_spec(flash=())))
+    model = view.model
+    feed = SyntheticFeed(seed=4, speed=20.0, count=30)
+    view.attach_feed(feed, "synthetic")
+    qtbot.waitUntil(lambda: model.feed.emitted >= 1 and view.pause_btn.isEnabled(),
+                    timeout=10_000)
+    assert view.start_btn.text() == "Stop feed" and not view.source.isEnabled()
+    qtbot.mouseClick(view.pause_btn, Qt.MouseButton.LeftButton)
+    assert feed.paused and model.feed.paused
+    qtbot.waitUntil(lambda: view.pause_btn.text() == "Resume"
+                    and "paused" in view.feed_label.text(), timeout=5_000)
+    held = model.feed.emitted
+    # At 20 candles/s about 20 would come in the second or so that three polls take.
+    polls = d.sessions.polls
+    qtbot.waitUntil(lambda: d.sessions.polls >= polls + 3, timeout=10_000)
+    assert model.feed.emitted == held < 30
+    view.speed.setValue(50.0)
+    assert feed.speed == 50.0 and model.feed.speed == 50.0
+    qtbot.mouseClick(view.pause_btn, Qt.MouseButton.LeftButton)
+    assert not feed.paused
+    qtbot.waitUntil(lambda: model.feed.done and len(model.store) == 30, timeout=30_000)
+    qtbot.waitUntil(lambda: "done, 30 of" in view.feed_label.text()
+                    or "done, 30 candles" in view.feed_label.text(), timeout=5_000)
+    # Flash queries: add one from the panel, then remove it; the server agrees each time.
+    view.flash.new_query.setText("Is the close above the open?")
+    qtbot.mouseClick(view.flash.add_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.flash.query_count() == 1, timeout=20_000)
+    listing = arun(d.client.sessions.list_flash(model.session_id))
+    assert [q.query for q in listing.flash_queries] == ["Is the close above the open?"]
+    view.flash.tree.setCurrentItem(view.flash.tree.topLevelItem(0))
+    qtbot.mouseClick(view.flash.remove_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.flash.query_count() == 0, timeout=20_000)
+    assert arun(d.client.sessions.list_flash(model.session_id)).count == 0

@@ -1,32 +1,18 @@
-"""Sessions table against the real server: list, create, stable rows, filter, delete."""
+"""Sessions table against the real server: list, create (API and dialog), stable rows, sort,
+filter, delete with confirmation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.core.dashboard import Dashboard
+from app.ui.create_dialog import CreateSessionDialog
 from app.ui.main_window import MainWindow
-from app.ui.sessions_table import COL_FLASH, COL_TYPE, ID_ROLE
+from app.ui.sessions_table import COL_FLASH, COL_ID, COL_TOKENS, COL_TYPE, ID_ROLE, SORT_ROLE
 from tests.core.live import small_spec
-from tests.support.server import RunningServer
-
-
-@pytest.fixture
-def window(qtbot: Any, arun: Any, local_server: RunningServer,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.delenv("LAYERSCALE_LICENSE_KEY", raising=False)
-    d = Dashboard(local_server.url, poll_interval=0.3)
-    w = MainWindow(d)
-    qtbot.addWidget(w)
-    w.show()
-    d.start()
-    qtbot.waitUntil(lambda: d.server.ok, timeout=20_000)
-    yield w
-    arun(d.stop())
 
 
 def ids_in_table(w: MainWindow) -> list[str]:
@@ -48,12 +34,28 @@ def test_create_list_keep_selection_filter_delete(
     row = w.sessions.model._shadow.index(a.session_id)
     qtbot.waitUntil(lambda: w.sessions.model.index(row, COL_FLASH).data() == "2", timeout=10_000)
     assert w.sessions.model.index(row, COL_TYPE).data() == "ohlcv"
+    qtbot.waitUntil(lambda: w.sessions.count.text().startswith(
+        f"{len(w.dashboard.sessions)} session"), timeout=5_000)
     # Several polls later the selection is still there (rows are updated in place, not reset).
     resets: list[int] = []
     w.sessions.model.modelReset.connect(lambda: resets.append(1))
     polls = w.dashboard.sessions.polls
     qtbot.waitUntil(lambda: w.dashboard.sessions.polls >= polls + 3, timeout=10_000)
     assert w.sessions.selected_id() == a.session_id and resets == []
+    # Sortable: by id both ways, by cache use; a sort survives polls (rows update in place).
+    table = w.sessions.table
+    table.sortByColumn(COL_ID, Qt.SortOrder.AscendingOrder)
+    assert ids_in_table(w) == sorted(ids_in_table(w))
+    table.sortByColumn(COL_ID, Qt.SortOrder.DescendingOrder)
+    assert ids_in_table(w) == sorted(ids_in_table(w), reverse=True)
+    polls = w.dashboard.sessions.polls
+    qtbot.waitUntil(lambda: w.dashboard.sessions.polls >= polls + 2, timeout=10_000)
+    assert ids_in_table(w) == sorted(ids_in_table(w), reverse=True)
+    assert w.sessions.selected_id() == a.session_id
+    table.sortByColumn(COL_TOKENS, Qt.SortOrder.DescendingOrder)
+    proxy = w.sessions.proxy
+    usage = [proxy.index(r, COL_TOKENS).data(SORT_ROLE) for r in range(proxy.rowCount())]
+    assert len(usage) >= 2 and usage == sorted(usage, reverse=True)
     # Filter by id.
     w.sessions.filter.setText(b.session_id[-8:])
     assert ids_in_table(w) == [b.session_id]
@@ -79,3 +81,32 @@ def test_delete_cancelled_keeps_session(
     listing = arun(w.dashboard.client.sessions.list())
     assert s.session_id in [x.session_id for x in listing.sessions]
     arun(w.dashboard.delete_session(s.session_id))
+
+
+def test_new_session_dialog_creates_it_on_the_server_and_opens_its_view(
+    window: MainWindow, qtbot: Any, arun: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dialog is filled in by the test instead of a person (exec() is replaced)."""
+    w = window
+
+    def fill_and_accept(dialog: CreateSessionDialog) -> int:
+        dialog.type.setCurrentText("iot")
+        dialog.prompt.setPlainText("Each line is one sensor reading.")
+        dialog.context.setValue(1024)
+        dialog.window.setValue(25)
+        dialog.queries.setPlainText("Is it overheating?")
+        dialog.max_tokens.setValue(4)
+        return 1
+
+    monkeypatch.setattr(CreateSessionDialog, "exec", fill_and_accept)
+    w.create_session_dialog()
+    qtbot.waitUntil(lambda: len(w.views) == 1, timeout=20_000)
+    model = w.views[0].model
+    assert model.type == "iot" and model.owned and w.tabs.currentWidget() is w.views[0]
+    state = arun(w.dashboard.client.sessions.get(model.session_id))
+    assert state.type == "iot"
+    flash = arun(w.dashboard.client.sessions.list_flash(model.session_id))
+    assert [q.query for q in flash.flash_queries] == ["Is it overheating?"]
+    qtbot.waitUntil(lambda: model.session_id in ids_in_table(w), timeout=10_000)
+    row = w.dashboard.sessions.rows[model.session_id]
+    assert row.context == 1024

@@ -15,13 +15,18 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.Qt.internals import PrimitiveArray
 from PySide6.QtCore import QLineF, QPointF, QRectF
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QStaticText, QTransform
+
+from app.ui.chart.batch import LineBatch
+from app.ui.chart.items import ViewFillingItem
 
 __all__ = ["FastAxis", "GridItem", "PriceAxis", "VolumeAxis", "price_decimals", "short_number"]
 
 Tick = tuple[float, str]
+
+_LABEL_GAP_PX = 6.0
+_TAG_HALF_PX = 8.0
 
 
 def short_number(v: float) -> str:
@@ -64,6 +69,8 @@ class FastAxis(pg.AxisItem):
         self._static: dict[str, QStaticText] = {}
         self._key: tuple[float, ...] | None = None
         self._ticks: list[Tick] = []
+        self._placed_key: tuple[object, ...] | None = None
+        self._placed: list[tuple[float, QRectF, QStaticText]] = []
 
     # Subclasses say where ticks go and what they read.
     def ticks(self, lo: float, hi: float, length_px: float) -> list[Tick]:
@@ -86,10 +93,6 @@ class FastAxis(pg.AxisItem):
             self._key = key
         return self._ticks
 
-    def invalidate(self) -> None:
-        self._key = None
-        self.update()
-
     def _static_text(self, label: str) -> QStaticText:
         st = self._static.get(label)
         if st is None:
@@ -109,30 +112,63 @@ class FastAxis(pg.AxisItem):
             p.drawLine(QLineF(rect.left(), rect.top(), rect.right(), rect.top()))
         else:
             p.drawLine(QLineF(rect.left(), rect.top(), rect.left(), rect.bottom()))
-        if hi > lo:
-            ticks = self.tick_list()
-            length = rect.width() if horizontal else rect.height()
-            scale = length / (hi - lo)
-            p.setFont(self._font)
-            for value, label in ticks:
+        # QStaticText draws with the painter's font: it must be the one it was prepared with.
+        p.setFont(self._font)
+        if hi > lo and horizontal:
+            for x, box, st in self.placed_labels(rect):
+                p.setPen(self._line_pen)
+                p.drawLine(QLineF(x, rect.top(), x, rect.top() + 4))
+                p.setPen(self._text_pen)
+                p.drawStaticText(box.topLeft(), st)
+        elif hi > lo:
+            scale = rect.height() / (hi - lo)
+            for value, label in self.tick_list():
                 st = self._static_text(label)
-                size = st.size()
-                if horizontal:
-                    x = rect.left() + (value - lo) * scale
-                    p.setPen(self._line_pen)
-                    p.drawLine(QLineF(x, rect.top(), x, rect.top() + 4))
-                    left = min(max(x - size.width() / 2, rect.left()), rect.right() - size.width())
-                    p.setPen(self._text_pen)
-                    p.drawStaticText(QPointF(left, rect.top() + 5), st)
-                else:
-                    y = rect.bottom() - (value - lo) * scale
-                    if not rect.top() + size.height() / 2 <= y <= rect.bottom() - size.height() / 2:
-                        continue
-                    p.setPen(self._line_pen)
-                    p.drawLine(QLineF(rect.left(), y, rect.left() + 4, y))
-                    p.setPen(self._text_pen)
-                    p.drawStaticText(QPointF(rect.left() + 7, y - size.height() / 2), st)
+                half = st.size().height() / 2
+                y = rect.bottom() - (value - lo) * scale
+                if not rect.top() + half <= y <= rect.bottom() - half or self.covered(y, half):
+                    continue
+                p.setPen(self._line_pen)
+                p.drawLine(QLineF(rect.left(), y, rect.left() + 4, y))
+                p.setPen(self._text_pen)
+                p.drawStaticText(QPointF(rect.left() + 7, y - half), st)
         self.paint_overlay(p, rect)
+
+    def placed_labels(self, rect: QRectF | None = None) -> list[tuple[float, QRectF, QStaticText]]:
+        """Horizontal axis: (tick x, label box, text) of the labels drawn, left to right.
+
+        Labels are centred on their tick but kept inside the axis; one that
+        would touch the previous label is dropped (its tick too), so labels
+        pushed in from the left edge never run into their neighbour.
+        """
+        if rect is None:
+            rect = self.mapRectFromParent(self.geometry())
+        lo, hi = self.range
+        if not hi > lo:
+            return []
+        ticks = self.tick_list()
+        # Same ticks in the same box (a repaint of an unchanged view): same labels.
+        key = (self._key, rect.left(), rect.top(), rect.width())
+        if key == self._placed_key:
+            return self._placed
+        scale = rect.width() / (hi - lo)
+        out: list[tuple[float, QRectF, QStaticText]] = []
+        end = -math.inf
+        for value, label in ticks:
+            st = self._static_text(label)
+            size = st.size()
+            x = rect.left() + (value - lo) * scale
+            left = min(max(x - size.width() / 2, rect.left()), rect.right() - size.width())
+            if left < end + _LABEL_GAP_PX:
+                continue
+            out.append((x, QRectF(left, rect.top() + 5, size.width(), size.height()), st))
+            end = left + size.width()
+        self._placed_key, self._placed = key, out
+        return out
+
+    def covered(self, y: float, half_height: float) -> bool:
+        """Vertical axis: True if the overlay hides a label centred at y."""
+        return False
 
     def paint_overlay(self, p: QPainter, rect: QRectF) -> None:
         """Drawn on top of the axis every frame (e.g. a price tag)."""
@@ -158,15 +194,24 @@ class PriceAxis(FastAxis):
             self._tag = (price, text, color)
             self.update()
 
-    def paint_overlay(self, p: QPainter, rect: QRectF) -> None:
+    def _tag_y(self, rect: QRectF) -> float | None:
         lo, hi = self.range
         if self._tag is None or not hi > lo:
+            return None
+        y = rect.bottom() - (self._tag[0] - lo) * rect.height() / (hi - lo)
+        return y if rect.top() <= y <= rect.bottom() else None
+
+    def covered(self, y: float, half_height: float) -> bool:
+        # A tick label half hidden under the last-price tag reads as a wrong price.
+        tag_y = self._tag_y(self.mapRectFromParent(self.geometry()))
+        return tag_y is not None and abs(y - tag_y) < _TAG_HALF_PX + half_height
+
+    def paint_overlay(self, p: QPainter, rect: QRectF) -> None:
+        y = self._tag_y(rect)
+        if y is None or self._tag is None:
             return
-        price, text, color = self._tag
-        y = rect.bottom() - (price - lo) * rect.height() / (hi - lo)
-        if not rect.top() <= y <= rect.bottom():
-            return
-        box = QRectF(rect.left(), y - 8, rect.width(), 16)
+        _, text, color = self._tag
+        box = QRectF(rect.left(), y - _TAG_HALF_PX, rect.width(), 2 * _TAG_HALF_PX)
         p.fillRect(box, color)
         st = self._static_text(text)
         p.setPen(QColor("#ffffff"))
@@ -193,24 +238,16 @@ class VolumeAxis(FastAxis):
         return [(step * k, short_number(step * k)) for k in (1, 2) if step * k <= hi * 0.95]
 
 
-class GridItem(pg.GraphicsObject):
+class GridItem(ViewFillingItem):
     """Horizontal lines at the price axis's ticks, vertical at the time axis's."""
 
     def __init__(self, price_axis: FastAxis, time_axis: FastAxis, color: str) -> None:
         super().__init__()
         self._axes = (price_axis, time_axis)
         self._pen = pg.mkPen(color)
-        self._lines = PrimitiveArray(QLineF, 4)
+        self._lines = LineBatch()
         self._key: tuple[object, ...] | None = None
         self.setZValue(-100)
-
-    def boundingRect(self) -> QRectF:
-        vb = self.getViewBox()
-        return vb.viewRect() if vb is not None else QRectF()
-
-    def viewRangeChanged(self) -> None:
-        self.prepareGeometryChange()
-        self.update()
 
     def paint(self, p: QPainter, *args: object) -> None:
         vb = self.getViewBox()
@@ -222,8 +259,7 @@ class GridItem(pg.GraphicsObject):
         xs = [v for v, _ in time_axis.tick_list()]
         key = (x0, x1, y0, y1, ys, xs)
         if key != self._key:
-            self._lines.resize(len(ys) + len(xs))
-            arr = self._lines.ndarray()
+            arr = self._lines.resize(len(ys) + len(xs))
             if ys:
                 arr[: len(ys)] = np.column_stack(
                     (np.full(len(ys), x0), ys, np.full(len(ys), x1), ys)
@@ -233,6 +269,5 @@ class GridItem(pg.GraphicsObject):
                     (xs, np.full(len(xs), y0), xs, np.full(len(xs), y1))
                 )
             self._key = key
-        if len(self._lines):
-            p.setPen(self._pen)
-            p.drawLines(*self._lines.drawargs())
+        p.setPen(self._pen)
+        self._lines.draw(p)

@@ -3,8 +3,7 @@
 Candles and volume paint only the visible bars (from `VisibleBars`), and
 draw them with four (candles) or two (volume) batch calls: wicks with one
 `drawLines`, bodies with one `drawRects` per colour, straight from numpy
-buffers wrapped by pyqtgraph's `PrimitiveArray` (no QPicture, no per-bar
-Python calls).
+buffers (app.ui.chart.batch; no QPicture, no per-bar Python calls).
 """
 
 from __future__ import annotations
@@ -14,15 +13,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.Qt.internals import PrimitiveArray
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF
 
 from app.core.candles import CandleStore
+from app.ui.chart.batch import LineBatch, RectBatch
 from app.ui.chart.lod import Bins, CandleLod, level_for
 from app.ui.chart.style import ChartStyle
 
-__all__ = ["CandleItem", "Marker", "MarkerItem", "VisibleBars", "VolumeItem"]
+__all__ = [
+    "CandleItem",
+    "Marker",
+    "MarkerItem",
+    "ViewFillingItem",
+    "VisibleBars",
+    "VolumeItem",
+]
 
 _BODY_FRACTION = 0.75
 
@@ -81,59 +87,74 @@ class _BarsItem(pg.GraphicsObject):
 class CandleItem(_BarsItem):
     def __init__(self, bars: VisibleBars, style: ChartStyle) -> None:
         super().__init__(bars, style)
-        self._wicks = [PrimitiveArray(QLineF, 4), PrimitiveArray(QLineF, 4)]
-        self._bodies = [PrimitiveArray(QRectF, 4), PrimitiveArray(QRectF, 4)]
-        self._pens = [pg.mkPen(style.up), pg.mkPen(style.down)]
-        self._brushes = [pg.mkBrush(style.up_body), pg.mkBrush(style.down_body)]
+        self._wicks = (LineBatch(), LineBatch())
+        self._bodies = (RectBatch(), RectBatch())
+        self._pens = (pg.mkPen(style.up), pg.mkPen(style.down))
+        self._brushes = (pg.mkBrush(style.up_body), pg.mkBrush(style.down_body))
+        self._filled: tuple[Bins, float] | None = None
 
-    def paint(self, p: QPainter, *args: object) -> None:
-        bins = self.visible()
-        if bins is None or len(bins) == 0:
-            return
+    def _fill(self, bins: Bins, min_h: float) -> None:
         w = bins.width * _BODY_FRACTION
-        # Bodies are filled without an outline (half the raster work); a doji
-        # still shows as a one-pixel bar thanks to this minimum height.
-        scale_y = abs(p.transform().m22())
-        min_h = 1.0 / scale_y if scale_y > 0 else 0.0
         rising = bins.c >= bins.o
         for side, mask in enumerate((rising, ~rising)):
             x, o, h, lo, c = bins.x[mask], bins.o[mask], bins.h[mask], bins.l[mask], bins.c[mask]
             m = int(x.shape[0])
-            if m == 0:
-                continue
-            wicks = self._wicks[side]
-            wicks.resize(m)
-            lines = wicks.ndarray()
+            lines = self._wicks[side].resize(m)
             lines[:, 0] = x
             lines[:, 1] = lo
             lines[:, 2] = x
             lines[:, 3] = h
-            bodies = self._bodies[side]
-            bodies.resize(m)
-            rects = bodies.ndarray()
+            rects = self._bodies[side].resize(m)
             rects[:, 0] = x - w / 2
             np.minimum(o, c, out=rects[:, 1])
             rects[:, 2] = w
             np.abs(c - o, out=rects[:, 3])
             np.maximum(rects[:, 3], min_h, out=rects[:, 3])
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        bins = self.visible()
+        if bins is None or len(bins) == 0:
+            return
+        # Bodies are filled without an outline (half the raster work); a doji
+        # still shows as a one-pixel bar thanks to this minimum height.
+        scale_y = abs(p.transform().m22())
+        min_h = 1.0 / scale_y if scale_y > 0 else 0.0
+        filled = self._filled
+        # A repaint of an unchanged view reuses the buffers filled last time.
+        if filled is None or filled[0] is not bins or filled[1] != min_h:
+            self._fill(bins, min_h)
+            self._filled = (bins, min_h)
+        for side in (0, 1):
             p.setPen(self._pens[side])
-            p.drawLines(*wicks.drawargs())
+            self._wicks[side].draw(p)
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(self._brushes[side])
-            p.drawRects(*bodies.drawargs())
+            self._bodies[side].draw(p)
 
 
 class VolumeItem(_BarsItem):
     def __init__(self, bars: VisibleBars, style: ChartStyle) -> None:
         super().__init__(bars, style)
-        self._rects = [PrimitiveArray(QRectF, 4), PrimitiveArray(QRectF, 4)]
-        self._brushes = [pg.mkBrush(style.up_volume), pg.mkBrush(style.down_volume)]
+        self._rects = (RectBatch(), RectBatch())
+        self._brushes = (pg.mkBrush(style.up_volume), pg.mkBrush(style.down_volume))
         self._separator = pg.mkPen(style.axis)
+        self._filled: Bins | None = None
 
     def boundingRect(self) -> QRectF:
         # Also covers the pane's top edge, where the separator line goes.
         vb = self.getViewBox()
         return self._bounds.united(vb.viewRect()) if vb is not None else self._bounds
+
+    def _fill(self, bins: Bins) -> None:
+        w = bins.width * _BODY_FRACTION
+        rising = bins.c >= bins.o
+        for side, mask in enumerate((rising, ~rising)):
+            x, v = bins.x[mask], bins.v[mask]
+            rects = self._rects[side].resize(int(x.shape[0]))
+            rects[:, 0] = x - w / 2
+            rects[:, 1] = 0.0
+            rects[:, 2] = w
+            rects[:, 3] = v
 
     def paint(self, p: QPainter, *args: object) -> None:
         vb = self.getViewBox()
@@ -147,23 +168,13 @@ class VolumeItem(_BarsItem):
         bins = self.visible()
         if bins is None or len(bins) == 0:
             return
-        w = bins.width * _BODY_FRACTION
-        rising = bins.c >= bins.o
+        if self._filled is not bins:
+            self._fill(bins)
+            self._filled = bins
         p.setPen(Qt.PenStyle.NoPen)
-        for side, mask in enumerate((rising, ~rising)):
-            x, v = bins.x[mask], bins.v[mask]
-            m = int(x.shape[0])
-            if m == 0:
-                continue
-            arr = self._rects[side]
-            arr.resize(m)
-            rects = arr.ndarray()
-            rects[:, 0] = x - w / 2
-            rects[:, 1] = 0.0
-            rects[:, 2] = w
-            rects[:, 3] = v
+        for side in (0, 1):
             p.setBrush(self._brushes[side])
-            p.drawRects(*arr.drawargs())
+            self._rects[side].draw(p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +184,19 @@ class Marker:
     color: QColor
 
 
-class MarkerItem(pg.GraphicsObject):
+class ViewFillingItem(pg.GraphicsObject):
+    """An item that covers whatever its view box shows (grid, markers)."""
+
+    def boundingRect(self) -> QRectF:
+        vb = self.getViewBox()
+        return vb.viewRect() if vb is not None else QRectF()
+
+    def viewRangeChanged(self) -> None:
+        self.prepareGeometryChange()
+        self.update()
+
+
+class MarkerItem(ViewFillingItem):
     """Flash-answer markers: a dashed line over the price pane (`line` mode) or
     a flag on the time axis at the bottom of the volume pane (`flag` mode).
 
@@ -190,14 +213,6 @@ class MarkerItem(pg.GraphicsObject):
         self._mode = mode
         self._font = QFont()
         self._font.setPointSizeF(7.5)
-
-    def boundingRect(self) -> QRectF:
-        vb = self.getViewBox()
-        return vb.viewRect() if vb is not None else QRectF()
-
-    def viewRangeChanged(self) -> None:
-        self.prepareGeometryChange()
-        self.update()
 
     def positions(self) -> list[tuple[float, Marker]]:
         """(x, marker) for markers on or after the first candle."""

@@ -25,6 +25,9 @@ from app.core.candles import CandleStore
 __all__ = ["Bins", "CandleLod", "level_for"]
 
 _MAX_LEVEL = 40
+# Levels below this are merged per frame from the visible candles; caching
+# levels 1 and 2 would cost 30 of the pyramid's 40 bytes per candle.
+_FIRST_CACHED = 3
 
 
 def level_for(candles_per_px: float, min_px_per_bar: float = 3.0) -> int:
@@ -104,16 +107,21 @@ class CandleLod:
         self._version = store.version
 
     def _ensure(self, level: int) -> _Level:
-        """Bring levels 1..level up to date with the store (complete bins only)."""
+        """Bring cached levels _FIRST_CACHED..level up to date (complete bins only)."""
         while len(self._levels) <= level:
             self._levels.append(_Level())
         n = self._n
         cols = self.store.columns()
-        src_o, src_h, src_l, src_c, src_v = cols[1], cols[2], cols[3], cols[4], cols[5]
-        src_count = n
-        for lvl in range(1, level + 1):
+        for lvl in range(_FIRST_CACHED, level + 1):
             lv = self._levels[lvl]
-            want = src_count >> 1
+            if lvl == _FIRST_CACHED:
+                # Straight from the raw columns, 2**_FIRST_CACHED candles per bin.
+                src, src_count, factor = cols[1:], n, 1 << _FIRST_CACHED
+            else:
+                below = self._levels[lvl - 1]
+                src = tuple(below.buf[k, : below.count] for k in range(5))
+                src_count, factor = below.count, 2
+            want = src_count // factor
             if want > lv.count:
                 if want > lv.buf.shape[1]:
                     # Sized from the store's capacity so the pyramid grows when
@@ -123,16 +131,8 @@ class CandleLod:
                     new[:, : lv.count] = lv.buf[:, : lv.count]
                     lv.buf = new
                 m0 = lv.count
-                a, b = 2 * m0, 2 * want
-                buf = lv.buf
-                buf[0, m0:want] = src_o[a:b:2]
-                np.maximum(src_h[a:b:2], src_h[a + 1 : b : 2], out=buf[1, m0:want])
-                np.minimum(src_l[a:b:2], src_l[a + 1 : b : 2], out=buf[2, m0:want])
-                buf[3, m0:want] = src_c[a + 1 : b : 2]
-                np.add(src_v[a:b:2], src_v[a + 1 : b : 2], out=buf[4, m0:want])
+                _merge(src, m0 * factor, want * factor, factor, lv.buf[:, m0:want])
                 lv.count = want
-            src_count = lv.count
-            src_o, src_h, src_l, src_c, src_v = (lv.buf[k, : lv.count] for k in range(5))
         return self._levels[level]
 
     def bins(self, level: int, i0: int, i1: int) -> Bins:
@@ -148,16 +148,38 @@ class CandleLod:
             x = np.arange(i0, i1, dtype=np.float64)
             return Bins(0, x, *(col[i0:i1] for col in t_cols[1:]))
         k = 1 << level
-        lv = self._ensure(level)
         b0 = i0 >> level
         b1 = (i1 - 1 >> level) + 1
-        full_end = min(b1, lv.count)
-        parts = [lv.buf[r, b0:full_end] for r in range(5)]
-        if b1 > lv.count:
-            # The incomplete last bin, straight from the raw columns.
-            s = lv.count << level
-            o, h, lo, c, v = t_cols[1:]
-            tail = np.array([[o[s]], [h[s:n].max()], [lo[s:n].min()], [c[n - 1]], [v[s:n].sum()]])
-            parts = [np.concatenate((p, tail[r])) for r, p in enumerate(parts)]
+        if level < _FIRST_CACHED:
+            # At most a few thousand candles are visible at these levels:
+            # merging them per frame is cheaper than caching them for all n.
+            s, e = b0 << level, min(n, b1 << level)
+            out = np.empty((5, b1 - b0))
+            _merge(t_cols[1:], s, e, k, out)
+            parts = list(out)
+        else:
+            lv = self._ensure(level)
+            full_end = min(b1, lv.count)
+            parts = [lv.buf[r, b0:full_end] for r in range(5)]
+            if b1 > lv.count:
+                # The incomplete last bin, straight from the raw columns.
+                s = lv.count << level
+                o, h, lo, c, v = t_cols[1:]
+                tail = np.array(
+                    [[o[s]], [h[s:n].max()], [lo[s:n].min()], [c[n - 1]], [v[s:n].sum()]]
+                )
+                parts = [np.concatenate((p, tail[r])) for r, p in enumerate(parts)]
         x = np.arange(b0, b0 + len(parts[0]), dtype=np.float64) * k + (k - 1) / 2
         return Bins(level, x, *parts)
+
+
+def _merge(src: tuple[np.ndarray, ...], s: int, e: int, factor: int, out: np.ndarray) -> None:
+    """OHLCV of src[s:e] in bins of `factor` rows (the last may be short) into out[5, bins]."""
+    o, h, lo, c, v = src
+    starts = np.arange(0, e - s, factor)
+    ends = np.minimum(starts + factor, e - s) - 1
+    out[0] = o[s:e:factor]
+    np.maximum.reduceat(h[s:e], starts, out=out[1])
+    np.minimum.reduceat(lo[s:e], starts, out=out[2])
+    out[3] = c[s + ends]
+    np.add.reduceat(v[s:e], starts, out=out[4])

@@ -7,7 +7,7 @@ following a live feed the readout changes every frame, so this widget keeps
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QSize, Qt
+from PySide6.QtCore import QEvent, QPointF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -20,12 +20,11 @@ class Readout(QWidget):
     def __init__(self, background: str, font: QFont, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._background = QColor(background)
-        self.setFont(font)
-        self._metrics = QFontMetricsF(font)
         self._runs: list[Run] = []
+        self._placed: list[tuple[float, str, QColor]] = []
         self._plain = ""
-        height = int(self._metrics.height() + 6)
-        self.setFixedHeight(height)
+        self.setFont(font)
+        self._fit_height()
         # Its text changes every frame: it must never ask the layout to re-run.
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -35,10 +34,32 @@ class Readout(QWidget):
         if plain != self._plain or runs != self._runs:
             self._runs = runs
             self._plain = plain
+            self._layout()
             self.update()
+
+    def _layout(self) -> None:
+        # Positions are worked out when the text changes, not on every paint.
+        self._placed: list[tuple[float, str, QColor]] = []
+        x = 8.0
+        for text, colour in self._runs:
+            self._placed.append((x, text, colour))
+            x += self._metrics.horizontalAdvance(text)
 
     def text(self) -> str:
         return self._plain
+
+    def _fit_height(self) -> None:
+        # Measured with the font the widget really paints with: an application
+        # style sheet (font-size on QWidget) overrides setFont(), and runs laid
+        # out with the constructor's font then overlapped ("14:22O 99.29").
+        self._metrics = QFontMetricsF(self.font())
+        self.setFixedHeight(int(self._metrics.height() + 6))
+        self._layout()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._fit_height()
+        super().changeEvent(event)
 
     def sizeHint(self) -> QSize:
         return QSize(400, self.height())
@@ -46,10 +67,8 @@ class Readout(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), self._background)
-        x = 8.0
         y = (self.height() + self._metrics.ascent() - self._metrics.descent()) / 2
-        for text, colour in self._runs:
+        for x, text, colour in self._placed:
             p.setPen(colour)
             p.drawText(QPointF(x, y), text)
-            x += self._metrics.horizontalAdvance(text)
         p.end()

@@ -1,0 +1,87 @@
+"""Numpy-backed batches of lines and rectangles, drawn with one QPainter call each.
+
+Qt's `drawLines(const QLineF *, int)` and `drawRects(const QRectF *, int)`
+take a C array; a QLineF and a QRectF are each four doubles, so a C-contiguous
+(n, 4) float64 array *is* such an array.  PySide6 accepts a pointer to its
+first element made with shiboken6's public `wrapInstance`, so a frame costs
+one call per batch whatever the number of bars, and no Python object per bar.
+
+If a binding ever refuses the pointer overload (checked once, on the first
+draw), `POINTER_CALLS` becomes False and the batch is drawn from a list of
+QLineF/QRectF built from the same numbers (slower: one Python object per
+bar, but the same pixels).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shiboken6
+from PySide6.QtCore import QLineF, QRectF
+from PySide6.QtGui import QImage, QPainter
+
+__all__ = ["POINTER_CALLS", "LineBatch", "RectBatch"]
+
+
+class _Batch:
+    _kind: type[QLineF] | type[QRectF]
+
+    def __init__(self) -> None:
+        self._buf = np.empty((0, 4), dtype=np.float64)
+        self._size = 0
+
+    def resize(self, size: int) -> np.ndarray:
+        """Room for `size` items; returns the (size, 4) array to fill."""
+        if size > self._buf.shape[0]:
+            # Never shrunk, grown with headroom: the paint path does not allocate per frame.
+            self._buf = np.empty((max(size, self._buf.shape[0] * 3 // 2), 4), dtype=np.float64)
+        self._size = size
+        return self._buf[:size]
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _args(self) -> tuple[object, ...]:
+        global POINTER_CALLS
+        if POINTER_CALLS is None:
+            POINTER_CALLS = _pointer_calls_work()
+        if POINTER_CALLS:
+            return (shiboken6.wrapInstance(self._buf.ctypes.data, self._kind), self._size)
+        return ([self._kind(*row) for row in self._buf[: self._size].tolist()],)
+
+
+class LineBatch(_Batch):
+    """Rows are (x1, y1, x2, y2)."""
+
+    _kind = QLineF
+
+    def draw(self, p: QPainter) -> None:
+        if self._size:
+            p.drawLines(*self._args())
+
+
+class RectBatch(_Batch):
+    """Rows are (x, y, width, height)."""
+
+    _kind = QRectF
+
+    def draw(self, p: QPainter) -> None:
+        if self._size:
+            p.drawRects(*self._args())
+
+
+def _pointer_calls_work() -> bool:
+    image = QImage(4, 4, QImage.Format.Format_ARGB32_Premultiplied)
+    buf = np.array([[0.0, 0.0, 3.0, 3.0]])
+    p = QPainter(image)
+    try:
+        p.drawLines(shiboken6.wrapInstance(buf.ctypes.data, QLineF), 1)
+        p.drawRects(shiboken6.wrapInstance(buf.ctypes.data, QRectF), 1)
+    except (TypeError, ValueError):
+        return False
+    finally:
+        p.end()
+    return True
+
+
+# None until the first draw probes the binding; tests set False to check the fallback.
+POINTER_CALLS: bool | None = None
