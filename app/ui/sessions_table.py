@@ -15,6 +15,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QRect,
+    QSize,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -45,6 +46,7 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 2
 USAGE_ROLE = Qt.ItemDataRole.UserRole + 3
 
 Index = QModelIndex | QPersistentModelIndex
+PANEL_WIDTH = 560
 
 
 class SessionsModel(QAbstractTableModel):
@@ -221,7 +223,7 @@ class SessionsPanel(QWidget):
         self.table.setItemDelegateForColumn(COL_TOKENS, CacheBarDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_ID, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_TYPE, 50), (COL_TOKENS, 126), (COL_IN_USE, 58), (COL_LAST, 88),
+        for col, width in ((COL_TYPE, 52), (COL_TOKENS, 150), (COL_IN_USE, 58), (COL_LAST, 88),
                            (COL_FLASH, 50)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(col, width)
@@ -246,6 +248,10 @@ class SessionsPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
         self._last_tick = 0.0
+
+    def sizeHint(self) -> QSize:
+        # What the dock opens at: room for every column with ids readable up to their hash.
+        return QSize(PANEL_WIDTH, 400)
 
     def set_store(self, store: SessionsStore) -> None:
         self.model.set_store(store)

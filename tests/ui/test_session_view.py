@@ -15,7 +15,7 @@ from app.ui.main_window import MainWindow
 from tests.core.live import small_spec
 
 
-def test_fed_candles_reach_chart_store_and_flash_panel_shows_answers(
+def test_fed_candles_reach_the_views_store_and_flash_panel_shows_answers(
     window: MainWindow, qtbot: Any, arun: Any
 ) -> None:
     w = window
