@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
 
 from app.core.problems import Problem
 from app.core.server import Banner as BannerState
 from app.core.server import ServerState
 from app.ui import theme
-from app.ui.durations import duration
 
 BANNER_COLOURS = {
     Problem.UNREACHABLE: ("#3a1d1f", theme.ERROR),
@@ -74,6 +83,9 @@ class ConnectBar(QWidget):
         self.button = QPushButton("Connect")
         self.button.clicked.connect(self._connect)
         self.status = QLabel()
+        # A long model name must not set the window's minimum width (and squeeze the docks):
+        # the label takes what is left and clips.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.key = QLabel(objectName="muted")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 2)
@@ -96,12 +108,15 @@ class ConnectBar(QWidget):
 
     def show_state(self, state: ServerState, has_key: bool) -> None:
         if state.ok:
+            self.status.setText(f"<span style='color:{theme.OK}'>●</span> connected · model "
+                                f"<b>{state.model or '?'}</b>")
+            # Shown once per change of state, so a start time rather than a stale "up 3 s".
             h = state.health
             up = h.get("uptime")
-            uptime = f" · up {duration(float(up))}" if isinstance(up, int | float) else ""
-            version = f" · server {h['version']}" if h.get("version") else ""
-            self.status.setText(f"<span style='color:{theme.OK}'>●</span> connected · model "
-                                f"<b>{state.model or '?'}</b>{version}{uptime}")
+            since = (time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - float(up)))
+                     if isinstance(up, int | float) else "?")
+            self.status.setToolTip(f"{state.url}\nserver {h.get('version') or '?'}, "
+                                   f"running since {since}")
         elif state.status == "connecting":
             self.status.setText(f"<span style='color:{theme.WARN}'>●</span> connecting…")
         else:

@@ -66,6 +66,7 @@ def test_correct_key_shows_no_banner(window_for: Any, qtbot: Any,
     qtbot.waitUntil(lambda: "connected" in window.connect_bar.status.text(), timeout=15_000)
     assert window.dashboard.server.ok and not window.banner.isVisible()
     assert window.connect_bar.key.text() == "licence key set"
+    assert "running since" in window.connect_bar.status.toolTip()
 
 
 def test_connect_bar_switches_to_another_server(
