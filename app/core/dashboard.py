@@ -20,10 +20,6 @@ from app.core.server import Banner, ServerMonitor, ServerState, cancel_quietly
 from app.core.session import Mode, SessionModel, SessionSpec
 from app.core.sessions import SessionsStore
 
-# Re-exported only for tests/launcher/test_lifecycle.py; the GUI must use
-# app.secrets.resolve_key_async (a keyring call may block on D-Bus or an unlock prompt).
-from app.secrets import resolve_key  # noqa: F401
-
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[str, str | None], Any]

@@ -11,6 +11,7 @@ from typing import Any
 from app.core.confidence import Level, level, odds
 
 HISTORY = 8
+FLIPS_KEPT = 32
 
 # Answers are compared by their verdict when they start with one, so "Yes, rising"
 # followed by "Yes, the close is higher" is not a flip but "No." after "Yes." is.
@@ -84,7 +85,8 @@ class FlashBoard:
     def __init__(self) -> None:
         self.queries: dict[int, FlashQueryState] = {}
         self.version = 0
-        self.flips: list[Flip] = []  # drained by the view (markers, tray notes)
+        # Drained by the view for tray notes; a tab nobody looks at keeps only the latest.
+        self.flips: deque[Flip] = deque(maxlen=FLIPS_KEPT)
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -149,7 +151,8 @@ class FlashBoard:
         return flip
 
     def take_flips(self) -> list[Flip]:
-        flips, self.flips = self.flips, []
+        flips = list(self.flips)
+        self.flips.clear()
         return flips
 
     def specs(self) -> list[dict[str, Any]]:

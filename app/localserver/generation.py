@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from starlette.requests import Request
 
 from . import config
 from .engine import Engine
 from .errors import APIError, ContextFullError
 from .sessions import QueryResult, Segment, Session
 from .state import ServerState
+
+T = TypeVar("T")
 
 
 class Cancelled(Exception):
@@ -71,17 +75,46 @@ def run_stateless(engine: Engine, scratch: Session, prompt_tokens: list[int], ma
     return scratch.query(engine, prompt_tokens[-1:], max_tokens, stop=stop, on_token=on_token)
 
 
-class TokenStream:
+class CancelFlag:
+    """Set on the event loop when nobody wants the answer any more; the worker checks it
+    at every token (on_token) and stops there."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def on_token(self, _token: int, _piece: str, _pos: int) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+
+async def run_for_client(request: Request, state: ServerState, fn: Callable[..., T],
+                         *args: Any, **kwargs: Any) -> T:
+    """Run a generation (fn takes on_token=) for a non-streaming request; if the client
+    disconnects or times out first, stop it at its next token instead of finishing an
+    answer nobody reads (and keeping the session in use meanwhile)."""
+    flag = CancelFlag()
+    job = asyncio.ensure_future(state.worker.call(fn, *args, on_token=flag.on_token, **kwargs))
+    while True:
+        done, _ = await asyncio.wait({job}, timeout=config.DISCONNECT_POLL_SECONDS)
+        if done:
+            return job.result()
+        if await request.is_disconnected():
+            flag.cancelled = True
+            job.add_done_callback(lambda f: f.cancelled() or f.exception())
+            raise APIError(499, "the client closed the connection before the answer was ready",
+                           code="client_disconnected")
+
+
+class TokenStream(CancelFlag):
     """Collects tokens produced on the worker and hands them to an async consumer."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
         self._loop = loop
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.cancelled = False
 
     def on_token(self, token: int, piece: str, pos: int) -> None:
-        if self.cancelled:
-            raise Cancelled()
+        super().on_token(token, piece, pos)
         self._loop.call_soon_threadsafe(self._queue.put_nowait, ("token", (token, piece, pos)))
 
     async def run(self, job: asyncio.Future[Any]) -> AsyncIterator[tuple[str, Any]]:

@@ -2,8 +2,10 @@
 
 push() never blocks: entries beyond the ring's free space are dropped and counted.
 The processor takes batches off the ring, renders them as text, has the worker decode
-only the new tokens, bumps data_version, emits data_updated, then re-answers every
-flash query (each one a separate worker job so other requests interleave).
+only the new tokens in chunks of a few hundred tokens (each chunk bumps data_version and
+emits data_updated), then re-answers every flash query. Every chunk and every flash
+answer is a separate background job on the worker, so requests and other sessions'
+ingest interleave with a heavy backlog.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from . import config, flash
@@ -80,24 +84,58 @@ def status(state: ServerState, session: Session) -> dict[str, Any]:
     }
 
 
-def _ingest_batch(state: ServerState, session: Session, batch: list[dict[str, Any]]) -> None:
-    """worker: tokenize, decode, count, notify."""
+@dataclass
+class Batch:
+    """Entries taken off the ring together: one flash refresh after all of them.
+
+    Decoding happens in chunks of about config.INGEST_CHUNK_TOKENS tokens, one worker job
+    each, so requests and other sessions' work run in between.
+    """
+
+    pending: deque[tuple[dict[str, Any], list[int]]]
+    skipped: int = 0
+
+
+def _prepare(state: ServerState, session: Session, entries: list[dict[str, Any]]) -> Batch:
+    """worker: tokenize a batch; in a sliding session skip entries that would slide out
+    within this very batch rather than decode them and drop them again."""
+    engine = state.require_engine()
+    items = [(e, engine.tokenize(render_entry(session.type, e))) for e in entries]
+    if session.window_size:
+        kept = session.newest_that_fit(items[-session.window_size:], session.headroom())
+        return Batch(deque(kept), skipped=len(items) - len(kept))
+    return Batch(deque(items))
+
+
+def _ingest_chunk(state: ServerState, session: Session, batch: Batch) -> None:
+    """worker: decode the next chunk of a batch into the session, count, notify."""
+    chunk: list[tuple[dict[str, Any], list[int]]] = []
+    n_tokens = 0
+    while batch.pending and (not chunk or n_tokens < config.INGEST_CHUNK_TOKENS):
+        item = batch.pending.popleft()
+        chunk.append(item)
+        n_tokens += len(item[1])
+    skipped, batch.skipped = batch.skipped, 0
     if session.deleted:
         return
     engine = state.require_engine()
     started = time.perf_counter()
-    items = [(e, engine.tokenize(render_entry(session.type, e))) for e in batch]
     try:
-        ingested, rejected = session.ingest(engine, items)
+        ingested, rejected = session.ingest(engine, chunk)
     except ContextFullError as exc:
-        ingested, rejected = 0, len(items)
+        ingested, rejected = 0, len(chunk)
         session.ingest_error = exc.message
+    if rejected:
+        # The context is full: the rest of the batch would not fit either.
+        rejected += len(batch.pending)
+        batch.pending.clear()
     elapsed_us = int((time.perf_counter() - started) * 1e6)
     c = session.counters
     c.batches_processed += 1
-    # Rejected entries count as processed (taken off the ring) and as dropped, so a
-    # client waiting for items_processed >= total_enqueued is not left hanging.
-    c.items_processed += len(batch)
+    # Rejected and skipped entries count as processed (taken off the ring); rejected
+    # ones also as dropped, so a client waiting for items_processed >= total_enqueued
+    # is not left hanging.
+    c.items_processed += ingested + rejected + skipped
     c.total_dropped += rejected
     c.total_process_time_us += elapsed_us
     session.last_inject_us = elapsed_us
@@ -122,6 +160,8 @@ class IngestProcessor:
         self.running = False
         self.task = asyncio.get_running_loop().create_task(self._run(),
                                                            name=f"ingest-{session.id}")
+        if session.ring:  # pushed while the session's prompt was still being decoded
+            self.wake()
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -136,8 +176,10 @@ class IngestProcessor:
             try:
                 while session.ring and not session.deleted:
                     n = min(len(session.ring), config.MAX_ENTRIES_PER_BATCH)
-                    batch = [session.ring.popleft() for _ in range(n)]
-                    await worker.call(_ingest_batch, self.state, session, batch)
+                    entries = [session.ring.popleft() for _ in range(n)]
+                    batch = await worker.background(_prepare, self.state, session, entries)
+                    while (batch.pending or batch.skipped) and not session.deleted:
+                        await worker.background(_ingest_chunk, self.state, session, batch)
                     await self._refresh_flash()
                 await self._refresh_flash()
             except Exception:
@@ -154,7 +196,7 @@ class IngestProcessor:
         for query_id in list(session.flash):
             if session.deleted:
                 return
-            await self.state.worker.call(flash.evaluate, engine, session, query_id)
+            await self.state.worker.background(flash.evaluate, engine, session, query_id)
 
     def stop(self) -> None:
         self.task.cancel()

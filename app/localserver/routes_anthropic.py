@@ -19,7 +19,7 @@ from .chat import (
     tool_prefill,
 )
 from .errors import APIError
-from .generation import chat_job, clamp_generate_tokens
+from .generation import chat_job, clamp_generate_tokens, run_for_client
 from .routes_openai import _stream
 from .schemas import MessagesRequest
 from .sessions import QueryResult
@@ -79,7 +79,7 @@ async def messages(request: Request) -> Response:
         return _blocks(text, calls), reason, sequence
 
     if not body.stream:
-        result = await state.worker.call(job.run, max_tokens, stop)
+        result = await run_for_client(request, state, job.run, max_tokens, stop)
         blocks, reason, sequence = content_of(result)
         return JSONResponse({
             "id": ident, "type": "message", "role": "assistant", "content": blocks,

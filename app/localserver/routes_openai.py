@@ -18,7 +18,14 @@ from starlette.routing import Route
 from . import config
 from .chat import forced_tool, normalize_messages, parse_tool_calls, tool_prefill
 from .errors import APIError
-from .generation import ChatJob, TokenStream, chat_job, clamp_generate_tokens, submit
+from .generation import (
+    ChatJob,
+    TokenStream,
+    chat_job,
+    clamp_generate_tokens,
+    run_for_client,
+    submit,
+)
 from .schemas import ChatCompletionRequest, CompletionRequest, stop_list
 from .sessions import QueryResult
 from .state import ServerState
@@ -90,7 +97,7 @@ async def chat_completions(request: Request) -> Response:
                 "total_tokens": job.prompt_tokens + n}
 
     if not body.stream:
-        result = await state.worker.call(job.run, max_tokens, stop)
+        result = await run_for_client(request, state, job.run, max_tokens, stop)
         message, finish = message_of(result)
         return JSONResponse({
             "id": ident, "object": "chat.completion", "created": created, "model": model,
@@ -158,7 +165,7 @@ async def completions(request: Request) -> Response:
                 "total_tokens": len(tokens) + n}
 
     if not body.stream:
-        result = await state.worker.call(job.run, max_tokens, stop)
+        result = await run_for_client(request, state, job.run, max_tokens, stop)
         return JSONResponse({
             "id": ident, "object": "text_completion", "created": created, "model": model,
             "choices": [{"text": result.generation.text, "index": 0, "logprobs": None,

@@ -17,6 +17,7 @@ from .generation import (
     TokenStream,
     clamp_generate_tokens,
     plan_rendered,
+    run_for_client,
     submit,
 )
 from .schemas import (
@@ -68,8 +69,10 @@ async def init_session(request: Request) -> Response:
             flash.register(engine, session, spec.query, spec.max_tokens)
         await state.worker.call(session.init_prompt, engine, body.prompt or "")
     except BaseException:
-        await _discard(state, session)
+        _discard(state, session)
         raise
+    if session.deleted:  # deleted by a concurrent request while its prompt was decoded
+        raise not_found("session", session.id)
     state.processors[session.id] = ingest.IngestProcessor(state, session)
     return JSONResponse({
         "session_id": session.id,
@@ -82,16 +85,22 @@ async def init_session(request: Request) -> Response:
     })
 
 
-async def _discard(state: ServerState, session: Session) -> None:
+def _discard(state: ServerState, session: Session) -> None:
+    """Forget the session now; its KV sequence is cleared by a request-lane job.
+
+    The sequence id is free for a new session at once: the clear job is queued ahead
+    of anything a later request could queue on that sequence (the lane is FIFO), and
+    the deleted session's own background jobs see session.deleted and do nothing.
+    """
     registry = state.sessions()
-    registry.detach(session)
+    if not registry.detach(session):
+        return  # a concurrent DELETE got there first
     processor = state.processors.pop(session.id, None)
     if processor is not None:
         processor.stop()
     session.ring.clear()
     session.hub.close()
-    engine = state.require_engine()
-    await state.worker.call(engine.seq_clear, session.seq)
+    state.worker.submit(state.require_engine().seq_clear, session.seq)
     registry.release(session.seq)
 
 
@@ -111,7 +120,7 @@ async def session_state(request: Request) -> Response:
 
 async def delete_session(request: Request) -> Response:
     state, session = _session(request)
-    await _discard(state, session)
+    _discard(state, session)
     return JSONResponse({"success": True, "session_id": session.id})
 
 
@@ -262,8 +271,8 @@ async def generate(request: Request) -> Response:
 
     if not body.stream:
         with _InUse(session):
-            result = await state.worker.call(
-                session.query, engine, plan.tokens, max_tokens, stop=stop,
+            result = await run_for_client(
+                request, state, session.query, engine, plan.tokens, max_tokens, stop=stop,
                 sure_gap=sure_gap, keep=not body.clear_after)
         return JSONResponse(finish(result))
 

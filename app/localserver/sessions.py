@@ -272,12 +272,13 @@ class Session:
         """
         headroom = self.headroom()
         if self.window_size:
-            entries = self._newest_that_fit(entries[-self.window_size:], headroom)
+            entries = self.newest_that_fit(entries[-self.window_size:], headroom)
             overflow = self.data_count + len(entries) - self.window_size
             if overflow > 0:
                 self.drop_segments(engine, self._slidable()[:overflow])
         accepted: list[tuple[dict[str, Any], list[int]]] = []
-        n_new = 0
+        separator = self._separator(engine) if entries else []
+        n_new = len(separator)
         for entry, tokens in entries:
             if not self.window_size and (self.n_tokens + n_new + len(tokens) + headroom
                                          > self.context):
@@ -287,12 +288,14 @@ class Session:
         rejected = len(entries) - len(accepted)
         if accepted:
             self._make_room(engine, n_new, headroom)
-            flat = [t for _, tokens in accepted for t in tokens]
+            flat = separator + [t for _, tokens in accepted for t in tokens]
             start = self.n_tokens
             try:
                 engine.decode(self.seq, flat, start, want_logits=False)
             except DecodeError as exc:
                 raise ContextFullError(f"could not decode entries: {exc}") from exc
+            if separator:
+                self.segments.append(Segment("text", separator))
             for entry, tokens in accepted:
                 self.segments.append(Segment("entry", tokens, entry))
             self.n_tokens += n_new
@@ -304,7 +307,18 @@ class Session:
                 "window_size to slide the data region")
         return len(accepted), rejected
 
-    def _newest_that_fit(self, entries: list[tuple[dict[str, Any], list[int]]], headroom: int
+    def _separator(self, engine: Engine) -> list[int]:
+        """Entries start on a line of their own: after a prompt or appended text that does
+        not end with a newline, a newline goes first (the model would otherwise read
+        "...yes or no.22:13:20")."""
+        last = self.segments[-1] if self.segments else None
+        if last is None or last.kind == "entry" or not last.tokens:
+            return []
+        if engine.detokenize(last.tokens[-1:]).endswith("\n"):
+            return []
+        return engine.tokenize("\n")
+
+    def newest_that_fit(self, entries: list[tuple[dict[str, Any], list[int]]], headroom: int
                          ) -> list[tuple[dict[str, Any], list[int]]]:
         """In a sliding session, entries older than what the context can hold at all would
         slide out at once: skip them rather than decode and drop them."""
@@ -426,11 +440,13 @@ class SessionRegistry:
         self._sessions[session.id] = session
         return session
 
-    def detach(self, session: Session) -> None:
+    def detach(self, session: Session) -> bool:
         """Forget the session at once (later calls get 404); its sequence id stays taken
-        until release(), after the worker has cleared it."""
-        if self._sessions.pop(session.id, None) is not None:
-            session.deleted = True
+        until release(). False when it was already detached."""
+        if self._sessions.pop(session.id, None) is None:
+            return False
+        session.deleted = True
+        return True
 
     def release(self, seq: int) -> None:
         self._free_seqs.append(seq)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .chat import ChatTemplate
 from .config import ServerConfig
@@ -15,6 +16,9 @@ from .errors import APIError
 from .events import GOING_AWAY, EventHub
 from .sessions import Session, SessionRegistry
 from .worker import ModelWorker
+
+if TYPE_CHECKING:
+    from .ingest import IngestProcessor
 
 log = logging.getLogger("layerscale.localserver")
 
@@ -30,7 +34,7 @@ class ServerState:
     load_error: str | None = None
     started_at: float = field(default_factory=time.time)
     loop: asyncio.AbstractEventLoop | None = None
-    processors: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    processors: dict[str, IngestProcessor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.registry = SessionRegistry(self.config.pool_size, self.config.ctx_size)

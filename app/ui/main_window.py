@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -126,8 +126,6 @@ class MainWindow(QMainWindow):
             return None
         pix = QPixmap(32, 32)
         pix.fill(Qt.GlobalColor.transparent)
-        from PySide6.QtGui import QColor, QPainter
-
         p = QPainter(pix)
         p.setBrush(QColor(theme.ACCENT))
         p.setPen(Qt.PenStyle.NoPen)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from app.core.confidence import Level, describe, level, odds
-from app.core.flash import HISTORY, FlashBoard, answer_key
+from app.core.flash import FLIPS_KEPT, HISTORY, FlashBoard, answer_key
 
 
 def test_odds_maps_logit_gap_to_top_token_probability() -> None:
@@ -59,11 +59,14 @@ def test_older_or_repeated_answers_are_ignored() -> None:
     assert board.queries[7].latest is not None and board.queries[7].latest.value == "Yes"
 
 
-def test_history_is_short() -> None:
+def test_history_and_undrained_flips_are_short() -> None:
     board = FlashBoard()
-    for version in range(1, HISTORY + 5):
-        board.record(1, "q", f"answer {version}", 1.0, version, None)
+    for version in range(1, FLIPS_KEPT + 10):
+        board.record(1, "q", "Yes" if version % 2 else "No", 1.0, version, None)
     assert len(board.queries[1].history) == HISTORY
+    # A hidden tab never drains its flips: only the latest are kept, newest last.
+    flips = board.take_flips()
+    assert len(flips) == FLIPS_KEPT and flips[-1].data_version == FLIPS_KEPT + 9
 
 
 def test_set_queries_keeps_answers_and_drops_removed() -> None:

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from app import paths
-from app.core.dashboard import resolve_key as dashboard_key
 from app.launcher import (
     LauncherSettings,
     Profile,
@@ -23,7 +22,7 @@ from app.launcher import (
     ensure_local_server,
     procs,
 )
-from app.secrets import KeyStore
+from app.secrets import KeyStore, resolve_key_async
 from app.settings import Settings
 from tests.launcher.polling import until
 from tests.support.server import free_port
@@ -60,7 +59,7 @@ def test_start_states_logs_key_and_stop() -> None:
         assert models.status_code == 200
         assert httpx.get(f"{controller.url}/v1/models", timeout=5).status_code == 401
         # The dashboard's client for this server looks up the very same key.
-        assert dashboard_key(controller.url) == KEY
+        assert await resolve_key_async(controller.url) == KEY
         assert f"LAYERSCALE_LICENSE_KEY={KEY}".encode() in _proc_bytes(pid, "environ")
         assert KEY.encode() not in _proc_bytes(pid, "cmdline")
         state = controller.state
