@@ -1,7 +1,10 @@
 """The llama.cpp engine: one model, one context, one KV sequence per session.
 
-Everything here must run on the single model worker thread (see worker.py): llama.cpp
-contexts are not thread-safe, and serialising keeps each session's sequence consistent.
+Everything that touches the context (decode, logits, KV edits, generation) must run on
+the single model worker thread (see worker.py): llama.cpp contexts are not thread-safe,
+and serialising keeps each session's sequence consistent. tokenize/detokenize/piece read
+only the vocabulary and are called from the event loop too, so that routes which only
+tokenize or read bookkeeping never queue behind model work.
 Flash attention stays off: with it on, logits depended on how text was split into
 batches, and long-context queries were several times slower on this CPU.
 """
@@ -100,23 +103,11 @@ class Engine:
         self.n_ctx_seq = int(llama_cpp.llama_n_ctx_seq(ctx))
         self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab))
         self.bos = int(llama_cpp.llama_vocab_bos(self.vocab))
-        self.can_shift = bool(llama_cpp.llama_memory_can_shift(self.mem))
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self._piece_cache: dict[int, bytes] = {}
         log.debug("context: %d tokens per sequence, %d sequences", self.n_ctx_seq, n_seq)
 
     # -- metadata -----------------------------------------------------------------------
-
-    def meta(self, key: str) -> str | None:
-        size = 1 << 16
-        buf = ctypes.create_string_buffer(size)
-        n = self._l.llama_model_meta_val_str(self.model, key.encode(), buf, size)
-        if n < 0:
-            return None
-        if n >= size:
-            buf = ctypes.create_string_buffer(n + 1)
-            self._l.llama_model_meta_val_str(self.model, key.encode(), buf, n + 1)
-        return buf.value.decode("utf-8", "replace")
 
     def chat_template(self) -> str | None:
         raw = self._l.llama_model_chat_template(self.model, None)
@@ -205,9 +196,6 @@ class Engine:
 
     def seq_clear(self, seq: int) -> None:
         self._l.llama_memory_seq_rm(self.mem, seq, -1, -1)
-
-    def seq_pos_max(self, seq: int) -> int:
-        return int(self._l.llama_memory_seq_pos_max(self.mem, seq))
 
     # -- generation -------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ with token streaming bridged from the worker thread to an asyncio queue."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -100,7 +101,10 @@ async def run_for_client(request: Request, state: ServerState, fn: Callable[...,
             return job.result()
         if await request.is_disconnected():
             flag.cancelled = True
-            job.add_done_callback(lambda f: f.cancelled() or f.exception())
+            # The job stops at its next token; wait for that so the session is not
+            # reported idle while the worker still runs on it.
+            with contextlib.suppress(Exception):
+                await job
             raise APIError(499, "the client closed the connection before the answer was ready",
                            code="client_disconnected")
 

@@ -11,6 +11,7 @@ ingest interleave with a heavy backlog.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -97,14 +98,17 @@ class Batch:
 
 
 def _prepare(state: ServerState, session: Session, entries: list[dict[str, Any]]) -> Batch:
-    """worker: tokenize a batch; in a sliding session skip entries that would slide out
-    within this very batch rather than decode them and drop them again."""
+    """worker: tokenize a batch. In a sliding session, skip entries that would slide out
+    within this very batch rather than decode them and drop them again, and slide the
+    window once for the whole batch."""
     engine = state.require_engine()
     items = [(e, engine.tokenize(render_entry(session.type, e))) for e in entries]
-    if session.window_size:
-        kept = session.newest_that_fit(items[-session.window_size:], session.headroom())
-        return Batch(deque(kept), skipped=len(items) - len(kept))
-    return Batch(deque(items))
+    if not session.window_size:
+        return Batch(deque(items))
+    kept = session.newest_that_fit(items[-session.window_size:], session.headroom())
+    with contextlib.suppress(ContextFullError):  # the chunks report it as they come
+        session.slide_for(engine, kept)
+    return Batch(deque(kept), skipped=len(items) - len(kept))
 
 
 def _ingest_chunk(state: ServerState, session: Session, batch: Batch) -> None:

@@ -212,10 +212,12 @@ class Session:
                 raise ContextFullError("the model's KV cache has no room left") from exc
             raise
 
-    def _make_room(self, engine: Engine, n_new: int, headroom: int) -> None:
-        """Slide the window (drop oldest entries after the prefix) or refuse with a 4xx."""
+    def _make_room(self, engine: Engine, n_new: int, headroom: int, min_victims: int = 0
+                   ) -> None:
+        """Slide the window (drop the oldest entries after the prefix: at least min_victims,
+        and enough to fit n_new tokens) or refuse with a 4xx. One drop, so one K-shift."""
         excess = self.n_tokens + n_new + headroom - self.context
-        if excess <= 0:
+        if excess <= 0 and min_victims <= 0:
             return
         if not self.window_size:
             raise ContextFullError(
@@ -225,7 +227,7 @@ class Session:
         victims: list[int] = []
         freed = 0
         for index in self._slidable():
-            if freed >= excess:
+            if freed >= excess and len(victims) >= min_victims:
                 break
             victims.append(index)
             freed += len(self.segments[index].tokens)
@@ -273,9 +275,6 @@ class Session:
         headroom = self.headroom()
         if self.window_size:
             entries = self.newest_that_fit(entries[-self.window_size:], headroom)
-            overflow = self.data_count + len(entries) - self.window_size
-            if overflow > 0:
-                self.drop_segments(engine, self._slidable()[:overflow])
         accepted: list[tuple[dict[str, Any], list[int]]] = []
         separator = self._separator(engine) if entries else []
         n_new = len(separator)
@@ -287,7 +286,7 @@ class Session:
             n_new += len(tokens)
         rejected = len(entries) - len(accepted)
         if accepted:
-            self._make_room(engine, n_new, headroom)
+            self._make_room(engine, n_new, headroom, self._overflow(len(accepted)))
             flat = separator + [t for _, tokens in accepted for t in tokens]
             start = self.n_tokens
             try:
@@ -306,6 +305,19 @@ class Session:
                 f"{headroom} kept for flash queries): {rejected} entries rejected; set "
                 "window_size to slide the data region")
         return len(accepted), rejected
+
+    def _overflow(self, n_entries: int) -> int:
+        """Entries that must slide out so n_entries more fit the window (0 without one)."""
+        return max(0, self.data_count + n_entries - self.window_size) if self.window_size else 0
+
+    def slide_for(self, engine: Engine, entries: Sequence[tuple[dict[str, Any], list[int]]]
+                  ) -> None:
+        """worker: in a sliding session, make room for a whole batch at once, so that its
+        chunks decode without sliding again one by one (each slide shifts the KV cache)."""
+        if not self.window_size or not entries:
+            return
+        n_new = len(self._separator(engine)) + sum(len(t) for _, t in entries)
+        self._make_room(engine, n_new, self.headroom(), self._overflow(len(entries)))
 
     def _separator(self, engine: Engine) -> list[int]:
         """Entries start on a line of their own: after a prompt or appended text that does
