@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
+from app.bundled_model import bundled_model_path
 from app.localserver.__main__ import default_threads
-from app.localserver.config import bundled_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (("256", 256), ("1k", 1024), ("2k", 2048), ("4k", 4096))

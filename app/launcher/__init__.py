@@ -2,7 +2,7 @@
 
 from app.launcher.controller import ServerController, ensure_local_server
 from app.launcher.errors import InvalidProfile, LaunchError, NotOurServer, PortInUse
-from app.launcher.profiles import LauncherSettings, Profile, bundled_model_path
+from app.launcher.profiles import LauncherSettings, Profile
 from app.launcher.status import RestartPolicy, ServerStatus
 
 __all__ = [
@@ -15,6 +15,5 @@ __all__ = [
     "RestartPolicy",
     "ServerController",
     "ServerStatus",
-    "bundled_model_path",
     "ensure_local_server",
 ]

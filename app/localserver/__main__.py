@@ -15,8 +15,10 @@ from types import FrameType
 
 import uvicorn
 
+from app.bundled_model import bundled_model_path
+
 from .app import create_app
-from .config import ServerConfig, bundled_model_path
+from .config import ServerConfig
 from .logs import setup_logging
 
 log = logging.getLogger("layerscale.localserver")

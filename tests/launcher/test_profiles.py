@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.bundled_model import bundled_model_path
 from app.launcher import (
     InvalidProfile,
     LaunchError,
@@ -16,7 +17,6 @@ from app.launcher import (
     Profile,
     RestartPolicy,
     ServerController,
-    bundled_model_path,
 )
 from app.settings import Settings
 

