@@ -8,6 +8,7 @@ import pytest
 
 from app.api import LayerScale
 from app.api.errors import NotFoundError
+from tests.api.live import CANDLES
 from tests.conftest import TEST_KEY
 from tests.support.server import RunningServer
 
@@ -30,53 +31,7 @@ async def complete_example(base_url: str) -> str:
         )
 
         # 2. Push a few OHLCV candles and wait for them to be decoded into the cache.
-        candles = [
-            {
-                "o": 150.20,
-                "h": 150.80,
-                "l": 150.10,
-                "c": 150.70,
-                "v": 1_200_000,
-                "timestamp": 1_733_000_000,
-                "sym": "AAPL",
-            },
-            {
-                "o": 150.70,
-                "h": 151.10,
-                "l": 150.60,
-                "c": 150.95,
-                "v": 900_000,
-                "timestamp": 1_733_000_060,
-                "sym": "AAPL",
-            },
-            {
-                "o": 150.95,
-                "h": 151.40,
-                "l": 150.90,
-                "c": 151.30,
-                "v": 1_500_000,
-                "timestamp": 1_733_000_120,
-                "sym": "AAPL",
-            },
-            {
-                "o": 151.30,
-                "h": 151.80,
-                "l": 151.20,
-                "c": 151.75,
-                "v": 1_100_000,
-                "timestamp": 1_733_000_180,
-                "sym": "AAPL",
-            },
-            {
-                "o": 151.75,
-                "h": 152.10,
-                "l": 151.60,
-                "c": 152.00,
-                "v": 1_300_000,
-                "timestamp": 1_733_000_240,
-                "sym": "AAPL",
-            },
-        ]
+        candles = CANDLES  # the seed's five AAPL candles
         await client.sessions.push(session.session_id, candles, wait=True)
 
         # 3. Query the model about the data we just ingested.
