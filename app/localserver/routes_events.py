@@ -76,16 +76,22 @@ async def websocket(ws: WebSocket) -> None:
         await ws.close(WS_UNKNOWN_SESSION if state.ready else 1013, reason)
         return
     queue = session.hub.subscribe()
+    # Replies (push_ack, pong, error) are sent by the reader itself, never through the hub's
+    # queue: that queue drops its oldest events when a subscriber lags, and an ack must never
+    # be dropped (clients match acks to pushes by order). Awaiting the send also gives a
+    # client that pushes faster than we answer TCP backpressure instead of an overflow.
+    send_lock = asyncio.Lock()
     writer: asyncio.Task[None] | None = None
     try:
         # "connected" goes out before the writer starts, so it is always the first frame.
         await ws.send_text(json.dumps({"type": "connected", "data": _connected(state, session)}))
-        writer = asyncio.create_task(_write(ws, queue))
+        writer = asyncio.create_task(_write(ws, queue, send_lock))
         while True:
             text = await ws.receive_text()
             reply = _handle(state, session, text)
             if reply is not None:
-                queue.put_nowait(reply)
+                async with send_lock:
+                    await ws.send_text(_frame(reply))
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -119,15 +125,17 @@ def _handle(state: ServerState, session: Session, text: str) -> dict[str, Any] |
             "code": "unknown_type"}
 
 
-async def _write(ws: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
+async def _write(ws: WebSocket, queue: asyncio.Queue[dict[str, Any]],
+                 send_lock: asyncio.Lock) -> None:
     try:
         while True:
             event = await queue.get()
-            if event["type"] == CLOSED_TYPE:
-                await ws.close(event["code"], event["reason"])
-                return
-            if event["type"] in WS_TYPES:
-                await ws.send_text(_frame(event))
+            async with send_lock:
+                if event["type"] == CLOSED_TYPE:
+                    await ws.close(event["code"], event["reason"])
+                    return
+                if event["type"] in WS_TYPES:
+                    await ws.send_text(_frame(event))
     except (WebSocketDisconnect, RuntimeError):
         return
 

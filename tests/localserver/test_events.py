@@ -128,3 +128,27 @@ def test_sse_ends_when_session_is_deleted(api: Api, http: httpx.Client,
         assert http.delete(f"/v1/sessions/{sid}").status_code == 200
         lines.extend(it)  # ends because the server closes the stream
     assert lines[0] == "event: connected"
+
+
+def test_websocket_answers_every_frame_of_a_fast_client(api: Api,
+                                                       local_server: RunningServer) -> None:
+    """A client that sends faster than the server answers gets backpressure, not a dropped
+    socket or lost replies (replies once shared a bounded queue that could overflow)."""
+    sid = api.init(prompt="Prices:\n")["session_id"]
+    frames = 20_000
+    pongs = 0
+    with connect(_ws_url(local_server, sid)) as ws:
+        assert json.loads(ws.recv(timeout=WAIT))["type"] == "connected"
+
+        def send_all() -> None:
+            for _ in range(frames):
+                ws.send('{"type": "ping"}')
+
+        sender = threading.Thread(target=send_all, daemon=True)
+        sender.start()
+        deadline = time.monotonic() + WAIT
+        while pongs < frames and time.monotonic() < deadline:
+            frame = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            pongs += frame["type"] == "pong"
+        sender.join(timeout=WAIT)
+    assert pongs == frames
