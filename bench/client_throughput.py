@@ -21,10 +21,8 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
-import socket
-import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,9 +35,7 @@ from app.api import LayerScale, LayerScaleError
 from app.api.frames import to_model
 from app.api.models import DataUpdatedEvent, GenerateChunk, PushAckEvent
 from app.api.sse import SSEDecoder
-
-ROOT = Path(__file__).resolve().parents[1]
-_READY = re.compile(r"listening on (http://\S+?),")
+from tests.support.processes import free_port, start_until_ready, stop
 
 
 @dataclass
@@ -50,59 +46,20 @@ class Row:
     note: str = ""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @asynccontextmanager
 async def bundled_server(timeout: float = 120.0) -> AsyncIterator[str]:
     """Start `python -m app.localserver` on a free loopback port; stop it afterwards."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "LAYERSCALE_LICENSE_KEY"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.localserver",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--ctx-size",
-            "4096",
-            "--pool-size",
-            "8",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
+    args = [sys.executable, "-m", "app.localserver", "--host", "127.0.0.1", "--port", str(port),
+            "--ctx-size", "4096", "--pool-size", "8"]
+    log = Path(tempfile.mkdtemp(prefix="bench-client-")) / "server.log"
+    proc = await asyncio.to_thread(start_until_ready, args, ready_url=f"{url}/v1/health",
+                                   log_path=log, timeout=timeout)
     try:
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient() as http:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"bundled server exited with {proc.returncode}")
-                try:
-                    if (await http.get(f"{url}/v1/health", timeout=2)).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("bundled server did not become ready")
-                await asyncio.sleep(0.2)  # readiness polling with a deadline
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        await asyncio.to_thread(stop, proc)
 
 
 def candles(n: int, start: int = 0) -> list[dict[str, float]]:

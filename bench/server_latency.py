@@ -18,8 +18,6 @@ shared, and the least-disturbed run is the one that measures the software.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,19 +31,13 @@ import httpx
 
 from app.bundled_model import bundled_model_path
 from app.localserver.__main__ import default_threads
+from tests.support.processes import free_port, start_until_ready, stop
 
-ROOT = Path(__file__).resolve().parents[1]
 SIZES = (("256", 256), ("1k", 1024), ("2k", 2048), ("4k", 4096))
 CTX = 4096
 QUESTION = "\nQuestion: Is the price trending up or down?\nAnswer:"
 ANSWER_TOKENS = 8
 HEADROOM = 40  # question + 8 answer tokens must fit after the data
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _candles(n: int, start: int) -> list[dict[str, Any]]:
@@ -71,27 +63,8 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def _start(args: list[str], log: Path, ready_url: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k != "LAYERSCALE_LICENSE_KEY"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait(lambda: proc.poll() is None and httpx.get(ready_url, timeout=2).status_code == 200,
-              300, ready_url)
-    except RuntimeError:
-        proc.terminate()
-        raise RuntimeError(f"server did not start; log:\n{log.read_text()[-2000:]}") from None
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+def _start_ready(args: list[str], log: Path, ready_url: str) -> subprocess.Popen[bytes]:
+    return start_until_ready(args, ready_url=ready_url, log_path=log, timeout=300)
 
 
 class Stateful:
@@ -196,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         print("bundled model not installed", file=sys.stderr)
         return 2
     logs = Path(tempfile.mkdtemp(prefix="bench-server-"))
-    ours_port, peer_port = _free_port(), _free_port()
+    ours_port, peer_port = free_port(), free_port()
     print(f"model {model.name}, {args.threads} thread(s), logs in {logs}", flush=True)
-    ours = _start([sys.executable, "-m", "app.localserver", "--port", str(ours_port),
+    ours = _start_ready([sys.executable, "-m", "app.localserver", "--port", str(ours_port),
                    "--ctx-size", str(CTX), "--pool-size", str(len(SIZES)),
                    "--threads", str(args.threads)], logs / "localserver.log",
                   f"http://127.0.0.1:{ours_port}/v1/health")
@@ -207,10 +180,10 @@ def main(argv: list[str] | None = None) -> int:
             return _ingest_only(f"http://127.0.0.1:{ours_port}", model, args.threads,
                                 args.ingest_repeats)
         finally:
-            _stop(ours)
+            stop(ours)
     peer = None
     try:
-        peer = _start([sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+        peer = _start_ready([sys.executable, "-m", "llama_cpp.server", "--model", str(model),
                        "--n_ctx", str(CTX + 64), "--n_batch", "512", "--n_ubatch", "512",
                        "--n_threads", str(args.threads), "--n_threads_batch", str(args.threads),
                        "--flash_attn", "false", "--port", str(peer_port), "--verbose", "false"],
@@ -244,13 +217,13 @@ def main(argv: list[str] | None = None) -> int:
         sessions = [sid for _, sid, _ in built]
         for sid in sessions:
             stateful.http.delete(f"/v1/sessions/{sid}")
-        _stop(peer)
+        stop(peer)
         peer = None
         ingest = _ingest_vs_raw(stateful, model, args.threads, args.ingest_repeats, raw_text)
     finally:
         if peer is not None:
-            _stop(peer)
-        _stop(ours)
+            stop(peer)
+        stop(ours)
 
     base = rows[0][2]
     print()
