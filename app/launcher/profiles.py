@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from app.bundled_model import bundled_model_path
+from app.bundled_model import MODEL_INSTALL_HINT, bundled_model_path, local_server_problem
 from app.launcher.errors import InvalidProfile
 from app.launcher.status import RestartPolicy
 from app.settings import Settings
@@ -113,8 +113,12 @@ class Profile:
             if int(value) < low:
                 problems.append(f"{label} must be at least {low}.")
         model = self.model_path()
-        if self.kind == "bundled" and not model:
-            problems.append("No model: the bundled SmolLM2 is not installed; pick a .gguf file.")
+        missing_server = local_server_problem() if self.kind == "bundled" else None
+        if missing_server:
+            problems.append(missing_server)
+        elif self.kind == "bundled" and not model:
+            problems.append("No model: the bundled SmolLM2 is not installed "
+                            f"({MODEL_INSTALL_HINT}); or pick a .gguf file.")
         if self.kind in ("bundled", "binary") or (self.kind == "container" and model):
             if model and not model.lower().endswith(".gguf"):
                 problems.append(f"The model must be a .gguf file: {model}")

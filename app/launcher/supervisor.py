@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.launcher import procs
+from app.launcher.exits import describe_exit, last_request
 from app.launcher.logs import RotatingLog
 from app.launcher.profiles import ENV_KEY
 from app.launcher.statefile import CRASHED, RESTARTING, RUNNING, STOPPED, ServerState
@@ -57,6 +58,7 @@ class Supervisor:
         self.child: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
         self._kill_timer: threading.Timer | None = None
+        self._last_request: str | None = None
 
     def _scrub(self, line: str) -> str:
         if self.secret and self.secret in line:
@@ -97,8 +99,9 @@ class Supervisor:
                 return 1
             self.state.exit_code = code
             self.state.last_lines = tail
+            ended = describe_exit(code, self._last_request)
             if self.stopping.is_set():
-                self._note(f"server stopped (exit code {code})")
+                self._note(f"server stopped ({ended})")
                 self.state.phase, self.state.message = STOPPED, "stopped"
                 self.state.pid = None
                 self.state.write(self.state_file)
@@ -111,7 +114,7 @@ class Supervisor:
                 delay = self.policy.delay(len(crashes))
                 self.state.phase, self.state.restart_at = RESTARTING, now + delay
                 self.state.message = (
-                    f"crashed with exit code {code}; restarting in {delay:g} s "
+                    f"crashed: {ended}; restarting in {delay:g} s "
                     f"(crash {len(crashes)} of {self.policy.max_crashes} allowed in "
                     f"{self.policy.window:g} s)")
                 self._note(self.state.message)
@@ -125,10 +128,10 @@ class Supervisor:
             self.state.phase, self.state.restart_at = CRASHED, None
             if self.policy.enabled:
                 self.state.message = (
-                    f"crashed with exit code {code}; gave up after {_crashes(len(crashes))} in "
+                    f"crashed: {ended}; gave up after {_crashes(len(crashes))} in "
                     f"{self.policy.window:g} s (auto-restart stops there)")
             else:
-                self.state.message = f"crashed with exit code {code}"
+                self.state.message = f"crashed: {ended}; see the log {self.state.log_file}"
             self._note(self.state.message)
             self.state.write(self.state_file)
             return 0
@@ -157,11 +160,13 @@ class Supervisor:
         if self.stopping.is_set():  # asked to stop while we were spawning
             self._stop_child()
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self._last_request = None
         assert child.stdout is not None
         for raw in child.stdout:
             line = self._scrub(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
             self.log.write(line)
             tail.append(line)
+            self._last_request = last_request(line) or self._last_request
         code = child.wait()
         if self._kill_timer is not None:
             self._kill_timer.cancel()

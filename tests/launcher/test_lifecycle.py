@@ -135,6 +135,36 @@ def test_crash_is_detected_restarted_then_given_up() -> None:
     assert "Last log lines:" in status.stdout
 
 
+def test_a_signal_death_is_told_in_words_with_the_last_request() -> None:
+    """SIGSEGV stands in for an engine crash (e.g. an instruction the CPU cannot run)."""
+    profile = Profile.bundled(port=free_port(), name="Segv")
+    LauncherSettings().save(profile)
+
+    async def scenario() -> None:
+        controller = ServerController(profile)
+        await controller.start()
+        await controller.wait_ready(120)
+        async with httpx.AsyncClient() as http:
+            created = await http.post(f"{profile.url}/v1/sessions/init",
+                                      json={"type": "ohlcv", "prompt": "x"}, timeout=60)
+            assert created.status_code == 200, created.text
+        pid = controller.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSEGV)
+        await controller.wait_for(S.CRASHED, timeout=15)
+        message = controller.message
+        assert "killed by SIGSEGV (signal 11)" in message
+        assert "the last request it started was POST /v1/sessions/init" in message
+        assert "see the log" in message
+        await controller.aclose()
+
+    asyncio.run(scenario())
+    status = subprocess.run([sys.executable, "-m", "app.cli", "server", "status", "--profile",
+                             "Segv"], capture_output=True, text=True, timeout=60)
+    assert status.returncode == 5, status.stdout + status.stderr
+    assert "killed by SIGSEGV (signal 11)" in status.stdout
+
+
 def test_attach_to_a_server_already_answering(local_server) -> None:  # type: ignore[no-untyped-def]
     from app.launcher import NotOurServer
 

@@ -187,7 +187,7 @@ def test_auto_start_then_crash_is_shown(qtbot: Any, qasync_loop: Any, isolated: 
     assert pid is not None
     os.kill(pid, signal.SIGKILL)  # auto-restart is off by default
     qtbot.waitUntil(lambda: panel.badge.text() == "crashed", timeout=15_000)
-    assert "crashed with exit code -9" in panel.message.text()
+    assert "crashed: killed by SIGKILL (signal 9)" in panel.message.text()
     assert "Last log lines:" in panel.message.text()
     assert panel.start_button.isEnabled() and panel.editor.isEnabled()
 
