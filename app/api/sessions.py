@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from app.api.backoff import Backoff
 from app.api.errors import APITimeoutError, LayerScaleError
@@ -30,7 +29,7 @@ from app.api.models import (
 )
 from app.api.reconnect import LinkState, ReconnectingSessionStream
 from app.api.streams import Stream, generate_chunks, make_stream, session_events
-from app.api.transport import NOT_GIVEN, Timeout, Transport
+from app.api.transport import NOT_GIVEN, Timeout, Transport, path_segment
 from app.api.ws import SessionSocket, SocketOptions, entry_to_wire, ws_url
 
 log = logging.getLogger("app.api")
@@ -42,7 +41,7 @@ def _sid(session_id: str) -> str:
     """A session id as one path segment: an id can never change the target path or host."""
     if not isinstance(session_id, str) or not session_id:
         raise ValueError("session_id must be a non-empty string")
-    return quote(session_id, safe="")
+    return path_segment(session_id, "session_id")
 
 
 def _body(**fields: Any) -> dict[str, Any]:
@@ -333,7 +332,7 @@ class Sessions:
         """``DELETE .../flash/{query_id}``."""
         data = await self._t.request(
             "DELETE",
-            f"/v1/sessions/{_sid(session_id)}/flash/{quote(str(query_id), safe='')}",
+            f"/v1/sessions/{_sid(session_id)}/flash/{path_segment(query_id, 'query_id')}",
             timeout=timeout,
         )
         return to_model(UnflashResult, data, "unflash answer")

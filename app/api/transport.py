@@ -16,6 +16,7 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
+from urllib.parse import quote
 
 import httpx
 
@@ -55,6 +56,21 @@ class NotGiven:
 
 NOT_GIVEN: Final = NotGiven()
 Timeout = float | None | NotGiven
+
+
+def path_segment(value: object, what: str = "path parameter") -> str:
+    """A value as exactly one path segment: it can never change the route.
+
+    Everything but unreserved characters is percent-encoded ("/" too), and so are the
+    dots of a "." or ".." segment: those are unreserved, so quote() keeps them, and httpx
+    (like any URL resolver) would remove the segment together with the one before it:
+    ``unflash(sid, "..")`` would DELETE the whole session.
+    """
+    text = str(value)
+    if not text:
+        raise ValueError(f"{what} must not be empty")
+    encoded = quote(text, safe="")
+    return encoded.replace(".", "%2E") if set(text) == {"."} else encoded
 
 
 def redact(text: str, secret: str | None) -> str:
