@@ -35,8 +35,8 @@ import numpy as np
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app.core.candles import Candle, CandleStore
 from app.feeds import random_walk
+from app.streams.candles import Candle, CandleStore
 from app.ui.chart import CandleChart
 
 WIDTH, HEIGHT = 1200, 700

@@ -29,8 +29,8 @@ import qasync
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.core.candles import Candle, CandleStore
 from app.feeds import random_walk
+from app.streams.candles import Candle, CandleStore
 from app.ui.chart import CandleChart
 
 HEARTBEAT_MS = 5

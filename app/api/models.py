@@ -11,7 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.streams import registry
+from app.streams.base import EntryModel, StatsModel
+
 __all__ = [
+    "ENTRIES_BY_TYPE",
     "AppendResult",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -302,7 +306,8 @@ class PushResult(APIModel):
 class StreamingInfo(APIModel):
     initialized: bool
     running: bool
-    error: str | None = None
+    # The protocol says a boolean (true once ingest failed); older servers sent the reason.
+    error: bool | str | None = None
     queue_size: int
     queue_capacity: int
     window_size: int | None = None
@@ -334,71 +339,17 @@ class StreamStatus(APIModel):
     data: StreamData
 
 
-class Stats(APIModel):
-    """``GET /v1/sessions/{id}/stats``; the subclass matches the session type."""
-
-    type: str
-    count: int
-
-
-class OhlcvStats(Stats):
-    max_high: float | None = None
-    max_high_index: int | None = None
-    min_low: float | None = None
-    min_low_index: int | None = None
-    max_volume: float | None = None
-    first_open: float | None = None
-    last_close: float | None = None
-    avg_close: float | None = None
-    change: float | None = None
-    change_pct: float | None = None
-
-
-class IotStats(Stats):
-    last_sensor: str | None = None
-    last_value: float | None = None
-    min_value: float | None = None
-    max_value: float | None = None
-    avg_value: float | None = None
-    threshold_breaches: int | None = None
-    breach_rate: float | None = None
-
-
-class SpatialStats(Stats):
-    current_position: dict[str, float] | None = None
-    current_speed: float | None = None
-    current_heading: float | None = None
-    total_distance: float | None = None
-    max_speed: float | None = None
-    avg_speed: float | None = None
-    max_turn_rate: float | None = None
-
-
-class EventStats(Stats):
-    total_event_count: int | None = None
-    max_severity: int | None = None
-    critical_events: int | None = None
-    unique_sources: int | None = None
-    unique_categories: int | None = None
-    top_category: str | None = None
-    top_category_count: int | None = None
-
-
-class VitalsStats(Stats):
-    current: dict[str, Any] | None = None
-    avg_heart_rate: float | None = None
-    avg_map: float | None = None
-    min_spo2: float | None = None
-    max_temp: float | None = None
-    alerts: dict[str, int] | None = None
-
-
-STATS_BY_TYPE: dict[str, type[Stats]] = {
-    "ohlcv": OhlcvStats,
-    "iot": IotStats,
-    "spatial": SpatialStats,
-    "event": EventStats,
-    "vitals": VitalsStats,
+# Statistics and entries are defined per stream type in app.streams (one module per type);
+# the client validates with those models, so no second list of types or fields lives here.
+Stats = StatsModel
+OhlcvStats = registry.get("ohlcv").stats_model
+IotStats = registry.get("iot").stats_model
+SpatialStats = registry.get("spatial").stats_model
+EventStats = registry.get("event").stats_model
+VitalsStats = registry.get("vitals").stats_model
+STATS_BY_TYPE: dict[str, type[StatsModel]] = {t.name: t.stats_model for t in registry.all_types()}
+ENTRIES_BY_TYPE: dict[str, type[EntryModel]] = {
+    t.name: t.entry_model for t in registry.all_types()
 }
 
 

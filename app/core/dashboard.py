@@ -11,24 +11,23 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from app.core import fields
+from app.api import LayerScale
 from app.core.link import SessionRunner
 from app.core.problems import Problem
 from app.core.server import Banner, ServerMonitor, ServerState, cancel_quietly
 from app.core.session import Mode, SessionModel, SessionSpec
 from app.core.sessions import SessionsStore
+from app.feeds.base import Feed
+from app.streams import registry
 
 log = logging.getLogger(__name__)
 
-ClientFactory = Callable[[str, str | None], Any]
+ClientFactory = Callable[[str, str | None], LayerScale]
 KeyLookup = Callable[[str], Awaitable[str | None]]
 
 
-def default_client(url: str, key: str | None) -> Any:
-    from app.api import LayerScale
-
+def default_client(url: str, key: str | None) -> LayerScale:
     # Short timeouts: the dashboard polls, and a hung call must turn into a banner soon.
     return LayerScale(url, api_key=key, timeout=15.0)
 
@@ -60,7 +59,7 @@ class Dashboard:
         self._key = key
         self.server = ServerState(url)
         self.sessions = SessionsStore()
-        self.client: Any = None
+        self.client: LayerScale | None = None
         self.monitor: ServerMonitor | None = None
         self._monitor_task: asyncio.Task[None] | None = None
         self.open: list[OpenSession] = []
@@ -156,7 +155,7 @@ class Dashboard:
 
     async def create_session(self, spec: SessionSpec, *, open_view: bool = True) -> SessionModel:
         info = await self.client.sessions.create(**spec.create_kwargs())
-        sid = str(fields.get(info, "session_id"))
+        sid = info.session_id
         self.sessions.known_types[sid] = spec.type
         self.poke()
         model = SessionModel(sid, spec.type, mode=Mode.OWNED, spec=spec)
@@ -168,7 +167,7 @@ class Dashboard:
         if existing is not None:
             return existing.model
         row = self.sessions.rows.get(session_id)
-        stype = type_ or (row.type if row else None) or "ohlcv"
+        stype = type_ or (row.type if row else None) or registry.DEFAULT
         return self._open_model(SessionModel(session_id, stype, mode=Mode.EXTERNAL))
 
     async def close_session(self, model: SessionModel) -> None:
@@ -189,7 +188,7 @@ class Dashboard:
         self.sessions.known_types.pop(session_id, None)
         self.poke()
 
-    def attach_feed(self, model: SessionModel, feed: Any, name: str) -> None:
+    def attach_feed(self, model: SessionModel, feed: Feed, name: str) -> None:
         item = next(o for o in self.open if o.model is model)
         item.runner.attach_feed(feed, name)
 

@@ -1,10 +1,13 @@
-"""The live link of one open session: feed -> outbox -> WebSocket push -> ack -> chart.
+"""The live link of one open session: feed -> outbox -> WebSocket push -> ack -> store.
+
+The same for every stream type: entries are whatever the session type's store and
+`to_wire` take (app.streams); nothing here knows what a candle is.
 
 Delivery rule (none lost, none drawn twice, in order):
 
 * one batch is in flight at a time; the next is taken from the outbox only after
   the server acknowledged the previous one, so acks match batches by order alone;
-* a `push_ack` draws the first `pushed` candles of the batch (the chart shows what
+* a `push_ack` stores the first `pushed` entries of the batch (the plot shows what
   the model has); `dropped` ones (the server's ring was full) go back to the front
   of the outbox and are pushed again after a short pause;
 * if the socket drops with a batch in flight, nobody knows whether the server got
@@ -13,36 +16,51 @@ Delivery rule (none lost, none drawn twice, in order):
   the rest go back to the front of the outbox. (Exact for sessions the dashboard
   owns, which nobody else pushes to; that is why only owned sessions push.)
 * if the session is gone (the server restarted: 404), an owned session is created
-  again from its spec with its current flash queries, the candles the chart holds
+  again from its spec with its current flash queries, the entries the store holds
   (the last `window_size` of them) are pushed again so the model sees the same
   data, the in-flight batch goes back to the outbox, and the feed continues.
 
 Sessions fed by other programs are never pushed to. Attaching a feed to one runs
-it in *observe-only* mode: its candles go straight into the chart (a local overlay
+it in *observe-only* mode: its entries go straight into the store (a local overlay
 of what the user believes the other program sends) and the server is not touched.
+
+While a view shows the session's statistics (`SessionModel.stats_wanted`), the runner
+reads `GET .../stats` after data changes, at most every `STATS_INTERVAL` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from app.core import fields
-from app.core.candles import Candle
+from app.api import LayerScale, LayerScaleError, LinkState, ReconnectingSessionStream
+from app.api.models import (
+    ConnectedEvent,
+    DataUpdatedEvent,
+    ErrorEvent,
+    FlashQuery,
+    FlashReadyEvent,
+    PushAckEvent,
+    SessionEvent,
+)
 from app.core.problems import Problem, diagnose
 from app.core.server import backoff, cancel_quietly
-from app.core.session import Mode, SessionModel
+from app.core.session import Marker, Mode, SessionModel
+from app.feeds.base import Feed
 
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 256
-RESEED_MAX = 4096  # a window-less session re-seeds at most this many of the newest candles
+RESEED_MAX = 4096  # a window-less session re-seeds at most this many of the newest entries
 RESEED_CHUNK = 256
 DROPPED_PAUSE = 0.2  # seconds to wait before re-pushing what a full server ring dropped
 FLIP_COLOUR = "#f0b429"
+STATS_INTERVAL = 2.0  # seconds between two stats reads while a view shows them
+STATS_TICK = 0.25  # how soon a view that starts showing stats gets them
 
 
 class SessionRunner:
@@ -50,7 +68,7 @@ class SessionRunner:
 
     def __init__(
         self,
-        client: Any,
+        client: LayerScale,
         model: SessionModel,
         *,
         batch_max: int = BATCH_MAX,
@@ -60,34 +78,39 @@ class SessionRunner:
         self.model = model
         self.batch_max = batch_max
         self.on_session_id = on_session_id  # (old, new) after a recreate
-        self._stream: Any = None
+        self.stream_type = model.stream
+        self._stream: ReconnectingSessionStream | None = None
         self._open = asyncio.Event()
         self._acked = asyncio.Event()
-        self._inflight: list[Candle] | None = None
+        self._inflight: list[Any] | None = None
         self._uncertain = False  # the in-flight batch may or may not have reached the server
         self._rejecting = False  # ...and an error event says the server refused it
+        self._refusal = ""  # the server's words for that refusal, shown as they are
         self._dropped_pause = False  # the server's ring was full: wait before pushing again
         self._accepted = 0  # entries the server enqueued from us on the current session
-        self.feed: Any = None
+        self.feed: Feed | None = None
         self._feed_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ feeds
-    def attach_feed(self, feed: Any, name: str = "feed") -> None:
+    def attach_feed(self, feed: Feed, name: str = "feed") -> None:
         """Start pumping `feed`; replaces any feed already attached."""
-        self.detach_feed()
         m = self.model
+        if feed.stream is not m.stream:
+            raise ValueError(f"a {feed.stream.name} feed cannot feed a {m.type} session")
+        self.detach_feed()
         if m.mode is Mode.EXTERNAL:
             m.mode = Mode.OBSERVE
-            m.note("Feed attached in observe-only mode: candles are drawn here, "
+            m.note(f"Feed attached in observe-only mode: {m.stream.unit} are drawn here, "
                    "not sent to this session (another program feeds it).")
-        m.feed.name, m.feed.done, m.feed.emitted = name, False, 0
-        m.feed.speed, m.feed.paused = float(feed.speed), bool(feed.paused)
-        problems = getattr(feed, "problems", None) or []
-        m.feed.problems = [(int(p.line), str(p.message)) for p in problems]
-        if m.feed.problems:
-            m.note(f"{len(m.feed.problems)} unreadable row(s) in {name} skipped "
-                   f"(first at line {m.feed.problems[0][0]}: {m.feed.problems[0][1]})", "warning")
+        info = m.feed
+        info.name, info.kind, info.total = name, feed.kind, feed.total
+        info.done, info.emitted = False, 0
+        info.speed, info.paused = float(feed.speed), bool(feed.paused)
+        info.problems = [(int(p.line), str(p.message)) for p in feed.problems]
+        if info.problems:
+            m.note(f"{len(info.problems)} unreadable row(s) in {name} skipped "
+                   f"(first at line {info.problems[0][0]}: {info.problems[0][1]})", "warning")
         self.feed = feed
         self._feed_task = asyncio.ensure_future(self._pump(feed))
         m.touch()
@@ -97,24 +120,51 @@ class SessionRunner:
             self._feed_task.cancel()
             self._feed_task = None
 
-    async def _pump(self, feed: Any) -> None:
+    def stop_feed(self) -> None:
+        """The user's Stop: the feed ends, what it already produced still goes out."""
+        if self.feed is not None:
+            self.feed.stop()
+        self.detach_feed()
+        self.feed = None
+        self.model.feed.done = True
+        self.model.touch()
+
+    def pause_feed(self, paused: bool = True) -> None:
+        if self.feed is None:
+            return
+        if paused:
+            self.feed.pause()
+        else:
+            self.feed.resume()
+        self.model.feed.paused = self.feed.paused
+        self.model.touch()
+
+    def set_feed_speed(self, speed: float) -> None:
+        """Entries per second; math.inf plays as fast as the link takes them."""
+        self.model.feed.speed = speed
+        if self.feed is not None:
+            self.feed.speed = speed
+        self.model.touch()
+
+    async def _pump(self, feed: Feed) -> None:
         m = self.model
         try:
-            async for candle in feed:
+            async for entry in feed:
                 m.feed.emitted += 1
                 if m.pushes:
-                    await m.outbox.put(candle)
+                    await m.outbox.put(entry)
                 else:
-                    m.store.append(candle)
+                    m.store.append(entry)
                 m.touch()
         finally:
-            m.feed.done = bool(getattr(feed, "done", True))
+            m.feed.done = feed.done
             m.touch()
 
     # ------------------------------------------------------------------ main loop
     async def run(self) -> None:
         m = self.model
         failures = 0
+        stats = asyncio.ensure_future(self._stats_loop())
         try:
             while not m.closed_by_user:
                 await self._run_stream()
@@ -125,9 +175,7 @@ class SessionRunner:
                     await self.client.sessions.get(m.session_id)
                     gone = False
                     why = m.link.reason or "closed by the server"
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
+                except (LayerScaleError, OSError) as exc:
                     d = diagnose(exc)
                     gone = d.problem is Problem.NOT_FOUND
                     why = d.message
@@ -136,9 +184,7 @@ class SessionRunner:
                         await self._recreate()
                         failures = 0
                         continue
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:
+                    except (LayerScaleError, OSError) as exc:
                         why = f"could not recreate the session: {diagnose(exc).message}"
                         m.note(why, "error")
                 elif gone:
@@ -152,6 +198,7 @@ class SessionRunner:
                 await asyncio.sleep(delay)
         finally:
             self.detach_feed()
+            await cancel_quietly(stats)
             for task in list(self._tasks):
                 task.cancel()
 
@@ -172,15 +219,13 @@ class SessionRunner:
             self._uncertain = True
 
     # ------------------------------------------------------------------ link state
-    def _on_state(self, state: Any) -> None:
+    def _on_state(self, state: LinkState) -> None:
         m = self.model
-        status = str(fields.get(state, "status", "connecting"))
-        reason = fields.get(state, "reason")
-        retry_in = fields.get(state, "retry_in")
-        if status == "reconnecting" and m.link.status == "open":
+        if state.status == "reconnecting" and m.link.status == "open":
             m.link.reconnects += 1
-        self._set_link(status, reason, retry_in=retry_in, attempt=fields.get(state, "attempt", 0))
-        if status == "open":
+        self._set_link(state.status, state.reason, retry_in=state.retry_in,
+                       attempt=state.attempt)
+        if state.status == "open":
             self._open.set()
         else:
             self._open.clear()
@@ -198,67 +243,62 @@ class SessionRunner:
         self.model.touch()
 
     # ------------------------------------------------------------------ events
-    def _handle(self, event: Any) -> None:
+    def _handle(self, event: SessionEvent) -> None:
         m = self.model
-        kind = fields.get(event, "type")
-        if kind == "connected":
-            version = fields.get(event, "data_version")
-            if version is not None:
-                m.data_version = int(version)
-            self._spawn(self.refresh_flash())
-        elif kind == "data_updated":
-            m.data_version = int(fields.get(event, "data_version", m.data_version))
-            count = fields.get(event, "data_count")
-            if count is not None:
-                m.data_count = int(count)
-        elif kind == "flash_ready":
-            self._record_answer(event)
-        elif kind == "push_ack":
-            self._on_ack(int(fields.get(event, "pushed", 0)), int(fields.get(event, "dropped", 0)),
-                         fields.get(event, "queue_size"))
-        elif kind == "error":
-            msg = str(fields.get(event, "message", "error"))
-            m.note(f"Server error on the link: {msg}", "error")
-            if self._inflight is not None and not self._uncertain:
-                # Probably our push was refused; status will tell how much was taken.
-                self._uncertain = True
-                self._rejecting = True
-                self._acked.set()
+        match event:
+            case ConnectedEvent():
+                if event.data_version is not None:
+                    m.data_version = event.data_version
+                self._spawn(self.refresh_flash())
+            case DataUpdatedEvent():
+                m.data_version = event.data_version
+                if event.data_count is not None:
+                    m.data_count = event.data_count
+            case FlashReadyEvent():
+                self._record_answer(event.id, event.query, event.value, event.confidence,
+                                    event.data_version, event.evaluated_at)
+            case PushAckEvent():
+                self._on_ack(event.pushed, event.dropped, event.queue_size)
+            case ErrorEvent():
+                m.note(f"Server error on the link: {event.message}", "error")
+                if self._inflight is not None and not self._uncertain:
+                    # Probably our push was refused; status will tell how much was taken.
+                    self._uncertain = True
+                    self._rejecting = True
+                    self._refusal = event.message
+                    self._acked.set()
+            case _:
+                pass  # pong, and event types this dashboard does not know
         m.touch()
 
-    def _record_answer(self, item: Any) -> None:
+    def _record_answer(self, qid: int, query: str, value: str, confidence: float | None,
+                       version: int | None, evaluated_at: float | None) -> None:
         m = self.model
-        value = fields.get(item, "value")
-        version = fields.get(item, "data_version")
-        if value is None or version is None or (fields.get(item, "has_answer") is False):
+        if version is None:
             return
-        flip = m.board.record(
-            int(fields.get(item, "id")), str(fields.get(item, "query", "")), str(value),
-            fields.get(item, "confidence"), int(version), fields.get(item, "evaluated_at"))
-        if flip is not None and len(m.store):
-            ts = m.store.last_timestamp
-            if ts is not None:
-                m.markers.append((ts, f"{flip.before.strip()[:12]} → {flip.after.strip()[:12]}",
-                                  FLIP_COLOUR))
+        flip = m.board.record(qid, query, value, confidence, version, evaluated_at)
+        ts = m.store.last_timestamp if len(m.store) else None
+        if flip is not None and ts is not None:
+            m.markers.append(Marker(ts, f"{flip.before.strip()[:12]} → {flip.after.strip()[:12]}",
+                                    FLIP_COLOUR))
+
+    def _record_listed(self, q: FlashQuery) -> None:
+        if q.has_answer:
+            self._record_answer(q.id, q.query, q.value, q.confidence, q.data_version,
+                                q.evaluated_at)
 
     async def refresh_flash(self) -> None:
         """Read the registered queries and their cached answers (after (re)connecting)."""
         m = self.model
         try:
             listing = await self.client.sessions.list_flash(m.session_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
+        except LayerScaleError as exc:
             log.debug("list_flash %s: %s", m.session_id, exc)
             return
-        items = fields.get(listing, "flash_queries") or []
-        m.board.set_queries([(int(fields.get(q, "id")), str(fields.get(q, "query")),
-                              int(fields.get(q, "max_tokens", 32) or 32)) for q in items])
-        current = fields.get(listing, "current_data_version")
-        if current is not None:
-            m.data_version = max(m.data_version, int(current))
-        for q in items:
-            self._record_answer(q)
+        m.board.set_queries([(q.id, q.query, q.max_tokens) for q in listing.flash_queries])
+        m.data_version = max(m.data_version, listing.current_data_version)
+        for q in listing.flash_queries:
+            self._record_listed(q)
         m.touch()
 
     async def add_flash(self, query: str, max_tokens: int = 16) -> None:
@@ -270,16 +310,16 @@ class SessionRunner:
         self.model.board.remove(query_id)
         self.model.touch()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ pushing
-    def _on_ack(self, pushed: int, dropped: int, queue_size: Any) -> None:
+    def _on_ack(self, pushed: int, dropped: int, queue_size: int | None) -> None:
         m = self.model
         if queue_size is not None:
-            m.server_queue = int(queue_size)
+            m.server_queue = queue_size
         batch = self._inflight
         if batch is None or self._uncertain:
             return  # an ack we can no longer match; status decides for that batch
@@ -293,22 +333,20 @@ class SessionRunner:
         self._inflight = None
         self._acked.set()
 
-    def _draw(self, candles: list[Candle]) -> None:
-        if candles:
-            self.model.store.extend(candles)
-            self.model.acked += len(candles)
+    def _draw(self, entries: list[Any]) -> None:
+        if entries:
+            self.model.store.extend(entries)
+            self.model.acked += len(entries)
             self.model.touch()
 
-    async def _push_loop(self, stream: Any) -> None:
+    async def _push_loop(self, stream: ReconnectingSessionStream) -> None:
         m = self.model
         while True:
             await self._open.wait()
             if self._inflight is not None and self._uncertain:
                 try:
                     await self._resolve_inflight()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # server gone again, or the session: retry or recreate
+                except (LayerScaleError, OSError) as exc:  # server or session gone again
                     log.info("stream/status failed: %s", exc)
                     await asyncio.sleep(0.5)
                 continue
@@ -323,10 +361,8 @@ class SessionRunner:
             self._acked.clear()
             m.touch()
             try:
-                await stream.push([c.to_entry() for c in batch])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
+                await stream.push([self.stream_type.to_wire(e) for e in batch])
+            except (LayerScaleError, OSError) as exc:
                 # Maybe sent, maybe not: settle it through stream/status once open again.
                 log.info("push failed (%s); will settle through stream/status", exc)
                 self._uncertain = True
@@ -339,14 +375,15 @@ class SessionRunner:
         m = self.model
         batch = self._inflight or []
         status = await self.client.sessions.stream_status(m.session_id)
-        enqueued = int(fields.path(status, "statistics", "total_enqueued", default=0))
+        enqueued = status.statistics.total_enqueued
         arrived = max(0, min(len(batch), enqueued - self._accepted))
         self._draw(batch[:arrived])
         self._accepted += arrived
         rest = batch[arrived:]
         if rest and self._rejecting:
             m.rejected += len(rest)
-            m.note(f"The server refused {len(rest)} candle(s); they were not drawn.", "error")
+            m.refusal = self._refusal
+            m.note(f"The server refused {len(rest)} {m.stream.unit}: {self._refusal}", "error")
         elif rest:
             m.outbox.push_front(rest)
         self._inflight, self._uncertain, self._rejecting = None, False, False
@@ -359,7 +396,7 @@ class SessionRunner:
         old = m.session_id
         flash = m.board.specs() or None
         info = await self.client.sessions.create(**m.spec.create_kwargs(flash))
-        new = str(fields.get(info, "session_id"))
+        new = info.session_id
         m.session_id = new
         # The in-flight batch cannot be on a brand-new session: it goes out again.
         if self._inflight is not None:
@@ -370,9 +407,10 @@ class SessionRunner:
         keep = min(n, m.spec.window_size or RESEED_MAX, RESEED_MAX)
         seeded = 0
         for start in range(n - keep, n, RESEED_CHUNK):
-            chunk = [m.store[i].to_entry() for i in range(start, min(n, start + RESEED_CHUNK))]
+            chunk = [self.stream_type.to_wire(m.store[i])
+                     for i in range(start, min(n, start + RESEED_CHUNK))]
             result = await self.client.sessions.push(new, chunk)
-            seeded += int(fields.get(result, "pushed", len(chunk)))
+            seeded += result.pushed
         self._accepted = seeded
         m.recreated += 1
         m.board.clear()
@@ -380,7 +418,26 @@ class SessionRunner:
         await self.refresh_flash()  # the new session's query ids
         m.note(f"The server lost session {old[:12]} (restarted?). Recreated it as {new[:12]} "
                f"with the same settings and {len(m.board)} flash queries, re-sent the "
-               f"{seeded} candles in the chart's window; the feed continues.", "warning")
+               f"{seeded} {m.stream.unit} in the plot's window; the feed continues.", "warning")
         if self.on_session_id is not None:
             self.on_session_id(old, new)
         m.touch()
+
+    # ------------------------------------------------------------------ statistics
+    async def _stats_loop(self) -> None:
+        """Read the session's statistics while a view shows them and the data moved."""
+        m = self.model
+        read: tuple[str, int] | None = None  # (session, data version) last read
+        last = -math.inf
+        while True:
+            await asyncio.sleep(STATS_TICK)
+            key = (m.session_id, m.data_version)
+            if not m.stats_wanted or key == read or time.monotonic() - last < STATS_INTERVAL:
+                continue
+            last = time.monotonic()
+            try:
+                m.stats = await self.client.sessions.stats(m.session_id)
+                m.stats_error, read = None, key
+            except LayerScaleError as exc:
+                m.stats_error = diagnose(exc).message  # and try again on a later tick
+            m.touch()

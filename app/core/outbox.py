@@ -1,7 +1,8 @@
-"""Candles waiting to be pushed to a session: bounded, in order, never dropped.
+"""Entries waiting to be pushed to a session: bounded, in order, never dropped.
 
-When the outbox is full the feed waits (`put` blocks) instead of losing data, so
-a long outage slows the feed down rather than thinning the chart. Batches that
+Any stream type's entries: the outbox only keeps them in order. When it is full the
+feed waits (`put` blocks) instead of losing data, so a long outage slows the feed down
+rather than thinning the plot. Batches that
 did not make it (socket down, server ring full) go back to the front in order.
 """
 
@@ -10,8 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable
-
-from app.core.candles import Candle
+from typing import Any
 
 DEFAULT_CAPACITY = 50_000
 
@@ -21,11 +21,11 @@ class Outbox:
         if capacity < 1:
             raise ValueError("outbox capacity must be >= 1")
         self.capacity = capacity
-        self._items: deque[Candle] = deque()
+        self._items: deque[Any] = deque()
         self._not_empty = asyncio.Event()
         self._not_full = asyncio.Event()
         self._not_full.set()
-        self.total_in = 0  # candles the feed handed over
+        self.total_in = 0  # entries the feed handed over
 
     def __len__(self) -> int:
         return len(self._items)
@@ -44,17 +44,17 @@ class Outbox:
         else:
             self._not_full.clear()
 
-    async def put(self, candle: Candle) -> None:
+    async def put(self, entry: Any) -> None:
         while self.full:
             await self._not_full.wait()
-        self._items.append(candle)
+        self._items.append(entry)
         self.total_in += 1
         self._update()
 
-    def put_nowait(self, candle: Candle) -> bool:
+    def put_nowait(self, entry: Any) -> bool:
         if self.full:
             return False
-        self._items.append(candle)
+        self._items.append(entry)
         self.total_in += 1
         self._update()
         return True
@@ -62,18 +62,18 @@ class Outbox:
     async def wait_not_empty(self) -> None:
         await self._not_empty.wait()
 
-    def take(self, max_items: int) -> list[Candle]:
+    def take(self, max_items: int) -> list[Any]:
         n = min(max_items, len(self._items))
         batch = [self._items.popleft() for _ in range(n)]
         self._update()
         return batch
 
-    def push_front(self, candles: Iterable[Candle]) -> None:
-        """Return candles that were not delivered, ahead of everything queued after them.
+    def push_front(self, entries: Iterable[Any]) -> None:
+        """Return entries that were not delivered, ahead of everything queued after them.
 
         May exceed capacity briefly; the feed then waits until it drains.
         """
-        self._items.extendleft(reversed(list(candles)))
+        self._items.extendleft(reversed(list(entries)))
         self._update()
 
     def clear(self) -> int:

@@ -1,14 +1,24 @@
 """Turning client exceptions into what the dashboard tells the user.
 
-Classified by the error's HTTP status and class names rather than by importing
-app.api's classes, so a transport error from any layer (httpx, websockets, OS)
-lands in the right bucket too.
+Classified by the client's exception classes (app.api.errors): every HTTP status and
+WebSocket close code already has its class there (401/4401 AuthenticationError, ...), and
+a transport failure is an APIConnectionError. Plain OS errors count as unreachable too (a
+socket that failed before the client could wrap it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from app.api.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    LayerScaleError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
 
 
 class Problem(StrEnum):
@@ -26,41 +36,26 @@ class Diagnosis:
     message: str
 
 
-_UNREACHABLE_NAMES = {
-    "APIConnectionError", "APITimeoutError", "ConnectError", "ConnectTimeout", "ReadTimeout",
-    "TimeoutException", "TransportError", "NetworkError", "RemoteProtocolError",
-    "ConnectionClosed", "InvalidURI", "TimeoutError", "ConnectionError", "OSError",
-}
-
-
-def status_of(exc: BaseException) -> int | None:
-    for attr in ("status", "status_code"):
-        value = getattr(exc, attr, None)
-        if isinstance(value, int):
-            return value
-    return None
-
-
 def message_of(exc: BaseException) -> str:
-    msg = getattr(exc, "message", None)
-    if isinstance(msg, str) and msg:
-        return msg
+    """The server's own words when it sent any, else the exception's text."""
+    if isinstance(exc, LayerScaleError) and exc.message:
+        return exc.message
     text = str(exc).strip()
     return text or type(exc).__name__
 
 
 def diagnose(exc: BaseException) -> Diagnosis:
-    status = status_of(exc)
+    status = exc.status if isinstance(exc, LayerScaleError) else None
     msg = message_of(exc)
-    if status in (401, 403, 4401, 4403):  # 44xx: the same refusals as WebSocket close codes
-        return Diagnosis(Problem.AUTH, status, msg)
-    if status == 503:
-        return Diagnosis(Problem.LOADING, status, msg)
-    if status in (404, 4404):
-        return Diagnosis(Problem.NOT_FOUND, status, msg)
-    if status is None and (
-        isinstance(exc, OSError | TimeoutError)
-        or any(c.__name__ in _UNREACHABLE_NAMES for c in type(exc).__mro__)
-    ):
-        return Diagnosis(Problem.UNREACHABLE, None, msg)
-    return Diagnosis(Problem.ERROR, status, msg)
+    match exc:
+        case AuthenticationError() | PermissionDeniedError():
+            problem = Problem.AUTH
+        case ServiceUnavailableError():
+            problem = Problem.LOADING
+        case NotFoundError():
+            problem = Problem.NOT_FOUND
+        case APIConnectionError() | OSError() | TimeoutError():
+            problem = Problem.UNREACHABLE
+        case _:
+            problem = Problem.ERROR
+    return Diagnosis(problem, status, msg)

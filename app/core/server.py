@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.core import fields
 from app.core.problems import Diagnosis, Problem, diagnose
 from app.core.sessions import SessionsStore
 
@@ -147,13 +146,11 @@ class ServerMonitor:
 
     async def check_health(self) -> None:
         health = await self.client.health()
-        model = fields.get(health, "model")
-        if model is None:
-            models = await self.client.models()
-            data = fields.get(models, "data") or []
-            model = fields.get(data[0], "id") if data else None
-        dump = health.model_dump() if hasattr(health, "model_dump") else dict(health or {})
-        self.state.set_ok(model=model, health=dump)
+        model = health.model
+        if model is None:  # only the local server names its model in /v1/health
+            models = (await self.client.models()).data
+            model = models[0].id if models else None
+        self.state.set_ok(model=model, health=health.model_dump())
         self._last_health = time.monotonic()
 
     async def poll_once(self) -> None:

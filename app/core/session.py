@@ -1,7 +1,8 @@
 """Everything the dashboard shows about one open session (plain data, no Qt, no I/O).
 
 The runner in `app.core.link` writes here; views read it on their display timer
-and compare `version` (and the candle store's own `version`) to skip work.
+and compare `version` (and the store's own `version`) to skip work. Views never change
+it: they ask the runner (feed control, flash queries) or set `stats_wanted`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from app.core.candles import CandleStore
+from app.api.models import Stats
 from app.core.flash import FlashBoard
 from app.core.outbox import Outbox
 from app.core.server import seconds_until
+from app.streams import registry
 
 NOTES = 20
 
@@ -23,14 +25,14 @@ NOTES = 20
 class Mode(StrEnum):
     OWNED = "owned"  # created here: our feed pushes to it, we recreate it if the server loses it
     EXTERNAL = "external"  # fed by another program: link, data version and flash answers only
-    OBSERVE = "observe"  # external + a local feed drawn in the chart but never pushed
+    OBSERVE = "observe"  # external + a local feed drawn in the plot but never pushed
 
 
 @dataclass(frozen=True)
 class SessionSpec:
     """How a session was created, so it can be created again identically."""
 
-    type: str = "ohlcv"
+    type: str = registry.DEFAULT
     prompt: str | None = None
     context: int | None = None
     window_size: int | None = None
@@ -82,21 +84,37 @@ class Note:
     level: str = "info"  # info | warning | error
 
 
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A moment to flag on the plot's time axis (where a flash answer changed)."""
+
+    timestamp: float
+    label: str
+    colour: str
+
+
 @dataclass
 class FeedInfo:
     name: str = ""
+    kind: str = ""  # synthetic | csv | ...
+    total: int | None = None  # entries it will play, when known
     paused: bool = False
     speed: float = 1.0
     done: bool = False
     problems: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
     emitted: int = 0
 
+    @property
+    def running(self) -> bool:
+        """A feed is attached and has not finished (or been stopped)."""
+        return bool(self.kind) and not self.done
+
 
 class SessionModel:
     def __init__(
         self,
         session_id: str,
-        type_: str = "ohlcv",
+        type_: str = registry.DEFAULT,
         *,
         mode: Mode = Mode.EXTERNAL,
         spec: SessionSpec | None = None,
@@ -104,9 +122,10 @@ class SessionModel:
     ) -> None:
         self.session_id = session_id
         self.type = type_
+        self.stream = registry.get(type_)
         self.mode = mode
         self.spec = spec
-        self.store = CandleStore()
+        self.store: Any = self.stream.new_store()  # the type's store (CandleStore, ColumnStore)
         self.board = FlashBoard()
         self.outbox = Outbox(outbox_capacity) if outbox_capacity else Outbox()
         self.link = LinkInfo()
@@ -114,11 +133,15 @@ class SessionModel:
         self.data_version = 0
         self.data_count = 0
         self.server_queue = 0  # the server's ingest queue depth, from the last push_ack
-        self.acked = 0  # candles the server accepted from us (drawn)
-        self.rejected = 0  # candles the server refused (bad data), shown, never resent
+        self.acked = 0  # entries the server accepted from us (stored, drawn)
+        self.rejected = 0  # entries the server refused (bad data), shown, never resent
+        self.refusal = ""  # the server's last refusal, in its own words
         self.recreated = 0
         self.notes: deque[Note] = deque(maxlen=NOTES)
-        self.markers: list[tuple[float, str, str]] = []  # (timestamp, label, colour) not yet drawn
+        self.markers: list[Marker] = []  # append-only: a view draws the ones it has not yet
+        self.stats: Stats | None = None  # the type's statistics model, while stats_wanted
+        self.stats_error: str | None = None
+        self.stats_wanted = False  # a view shows the statistics: the runner keeps them fresh
         self.closed_by_user = False
         self.version = 0
 
@@ -128,7 +151,7 @@ class SessionModel:
 
     @property
     def pushes(self) -> bool:
-        """Whether a feed attached to this session sends its candles to the server."""
+        """Whether a feed attached to this session sends its entries to the server."""
         return self.mode is Mode.OWNED
 
     def touch(self) -> None:

@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core import fields
+from app.api import LayerScale, LayerScaleError
+from app.api.models import SessionList, SessionSummary
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class SessionsStore:
     def __len__(self) -> int:
         return len(self.order)
 
-    def apply(self, summaries: list[Any], max_sessions: int | None = None) -> Diff:
+    def apply(self, summaries: list[SessionSummary], max_sessions: int | None = None) -> Diff:
         """Merge one listing; returns (and queues) what changed."""
         self.polls += 1
         if max_sessions is not None:
@@ -71,31 +72,27 @@ class SessionsStore:
         added: list[str] = []
         changed: list[str] = []
         for s in summaries:
-            sid = str(fields.get(s, "session_id"))
+            sid = s.session_id
             seen.add(sid)
             row = self.rows.get(sid)
             is_new = row is None
             if row is None:
                 row = SessionRow(sid)
             before = None if is_new else row.key()
-            row.n_tokens = int(fields.get(s, "n_tokens", 0) or 0)
-            row.context = int(fields.get(s, "context", 0) or 0)
-            usage = fields.get(s, "cache_usage")
-            row.cache_usage = float(usage) if usage is not None else (
-                row.n_tokens / row.context if row.context else 0.0)
-            row.in_use = bool(fields.get(s, "in_use", False))
-            row.created_at = float(fields.get(s, "created_at", 0.0) or 0.0)
-            row.last_used_at = float(fields.get(s, "last_used_at", 0.0) or 0.0)
-            row.prefix_end = int(fields.get(s, "prefix_end", 0) or 0)
-            # some servers put these in the summary; use them when present
-            stype = fields.get(s, "type") or self.known_types.get(sid)
-            if stype:
-                row.type = str(stype)
-            count = fields.get(s, "flash_count")
-            if count is None:
-                fq = fields.get(s, "flash_queries")
-                count = len(fq) if isinstance(fq, list) else fq
-            if isinstance(count, int):
+            row.n_tokens, row.context = s.n_tokens, s.context
+            row.cache_usage = s.cache_usage
+            row.in_use = s.in_use
+            row.created_at, row.last_used_at = float(s.created_at), float(s.last_used_at)
+            row.prefix_end = s.prefix_end or 0
+            # Some servers add type and flash count to the summary (kept as extra fields).
+            extra = s.model_extra or {}
+            stype = extra.get("type") or self.known_types.get(sid)
+            if isinstance(stype, str) and stype:
+                row.type = stype
+            count = extra.get("flash_count", extra.get("flash_queries"))
+            if isinstance(count, list):
+                count = len(count)
+            if isinstance(count, int) and not isinstance(count, bool):
                 row.flash_count = count
             if is_new:
                 self.rows[sid] = row
@@ -134,13 +131,12 @@ class SessionsStore:
         diffs, self.pending = self.pending, []
         return diffs
 
-    async def apply_listing(self, listing: Any, client: Any) -> Diff:
-        summaries = fields.get(listing, "sessions") or []
-        diff = self.apply(list(summaries), fields.get(listing, "max_sessions"))
+    async def apply_listing(self, listing: SessionList, client: LayerScale) -> Diff:
+        diff = self.apply(listing.sessions, listing.max_sessions)
         await self.fill_details(client)
         return diff
 
-    async def fill_details(self, client: Any, budget: int = 4) -> None:
+    async def fill_details(self, client: LayerScale, budget: int = 4) -> None:
         """Type and flash count are not in the summary: read them for a few rows per poll."""
         now = time.monotonic()
         due = [r for r in self.rows.values()
@@ -150,15 +146,11 @@ class SessionsStore:
             try:
                 type_ = row.type
                 if type_ is None:
-                    state = await client.sessions.get(row.session_id)
-                    type_ = fields.get(state, "type")
+                    type_ = (await client.sessions.get(row.session_id)).type
                 flash = await client.sessions.list_flash(row.session_id)
-                count = fields.get(flash, "count")
-                if count is None:
-                    count = len(fields.get(flash, "flash_queries") or [])
-                self.update_details(row.session_id, type_, int(count))
+                self.update_details(row.session_id, type_, flash.count)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a session deleted meanwhile: the next listing drops it
+            except LayerScaleError as exc:  # deleted meanwhile: the next listing drops it
                 row.details_at = now
                 log.debug("details of %s: %s", row.session_id, exc)

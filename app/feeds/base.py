@@ -1,10 +1,11 @@
 """The Feed protocol and the pacing every feed shares (asyncio, no Qt).
 
-Pacing rule: a feed emits one candle every `base_period / speed` seconds of
-wall time (base_period is 1 s unless a feed says otherwise), so `speed=1`
-is one candle per second and `speed=10` ten per second, whatever the bar
-interval in the data.  `speed=math.inf` emits as fast as the consumer reads.
-The first candle comes at once; a change of speed or a pause takes effect
+A feed yields entries of one stream type (candles, sensor readings, ...): whatever that
+type's store and `to_wire` take (app.streams). Pacing rule: a feed emits one entry every
+`base_period / speed` seconds of wall time (base_period is 1 s unless a feed says
+otherwise), so `speed=1` is one entry per second and `speed=10` ten per second, whatever
+the interval in the data.  `speed=math.inf` emits as fast as the consumer reads.
+The first entry comes at once; a change of speed or a pause takes effect
 immediately, also in the middle of a wait.
 """
 
@@ -14,18 +15,22 @@ import asyncio
 import math
 import time
 from abc import ABC, abstractmethod
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from app.core.candles import Candle
+from app.streams.base import StreamType
 
 __all__ = ["Feed", "PacedFeed"]
 
 
 @runtime_checkable
 class Feed(Protocol):
-    """An async iterator of candles, paced by `speed`, that can be paused."""
+    """An async iterator of entries of one stream type, paced by `speed`, that can be paused."""
 
     speed: float
+    stream: type[StreamType]
+    kind: str  # "synthetic", "csv": what a view names the source
+    total: int | None  # entries it will play, when known
+    problems: list[Any]  # rows it skipped, each with `line` and `message`
 
     @property
     def paused(self) -> bool: ...
@@ -41,11 +46,16 @@ class Feed(Protocol):
 
     def __aiter__(self) -> Feed: ...
 
-    async def __anext__(self) -> Candle: ...
+    async def __anext__(self) -> Any: ...
 
 
 class PacedFeed(ABC):
-    """Base class: pacing, pause/resume and stop around `_next_candle()`."""
+    """Base class: pacing, pause/resume and stop around `_next_entry()`."""
+
+    kind = "feed"
+    stream: type[StreamType]
+    total: int | None = None
+    problems: list[Any] = []  # noqa: RUF012 - never mutated; a feed that skips rows sets its own
 
     def __init__(self, speed: float = 1.0, *, base_period: float = 1.0) -> None:
         if not base_period > 0:
@@ -85,7 +95,7 @@ class PacedFeed(ABC):
 
     @property
     def period(self) -> float:
-        """Wall seconds between two candles at the current speed."""
+        """Wall seconds between two entries at the current speed."""
         return self._base_period / self._speed if math.isfinite(self._speed) else 0.0
 
     @property
@@ -98,12 +108,12 @@ class PacedFeed(ABC):
 
     @property
     def waiting(self) -> bool:
-        """True while a consumer is waiting for the next candle's turn (or a resume)."""
+        """True while a consumer is waiting for the next entry's turn (or a resume)."""
         return self._waiting
 
     @property
     def emitted(self) -> int:
-        """Candles handed out so far."""
+        """Entries handed out so far."""
         return self._emitted
 
     def pause(self) -> None:
@@ -113,7 +123,7 @@ class PacedFeed(ABC):
     def resume(self) -> None:
         if self._paused:
             self._paused = False
-            # After a pause the next candle comes at once, not in a catch-up burst.
+            # After a pause the next entry comes at once, not in a catch-up burst.
             self._next_due = None
             self._wake.set()
 
@@ -126,7 +136,7 @@ class PacedFeed(ABC):
     def __aiter__(self) -> PacedFeed:
         return self
 
-    async def __anext__(self) -> Candle:
+    async def __anext__(self) -> Any:
         self._waiting = True
         try:
             await self._wait_turn()
@@ -134,8 +144,8 @@ class PacedFeed(ABC):
             self._waiting = False
         if self._done:
             raise StopAsyncIteration
-        candle = self._next_candle()
-        if candle is None:
+        entry = self._next_entry()
+        if entry is None:
             self._done = True
             raise StopAsyncIteration
         self._emitted += 1
@@ -143,9 +153,9 @@ class PacedFeed(ABC):
         period = self.period
         due = self._next_due if self._next_due is not None else now
         # A consumer that fell behind by more than a period restarts the
-        # schedule from now rather than receiving a burst of candles.
+        # schedule from now rather than receiving a burst of entries.
         self._next_due = due + period if now - due <= period else now + period
-        return candle
+        return entry
 
     async def _wait_turn(self) -> None:
         while not self._done:
@@ -172,8 +182,8 @@ class PacedFeed(ABC):
                 timer.cancel()
 
     @abstractmethod
-    def _next_candle(self) -> Candle | None:
-        """The next candle, or None when the feed has no more."""
+    def _next_entry(self) -> Any | None:
+        """The next entry, or None when the feed has no more."""
 
 
 def _now() -> float:

@@ -34,7 +34,19 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CsvFormatError", "OhlcvTable", "RowProblem", "parse_ohlcv_csv"]
+from app.streams.candles import Candle
+
+__all__ = [
+    "TIME_NAMES",
+    "CsvFormatError",
+    "OhlcvTable",
+    "RowProblem",
+    "norm_name",
+    "parse_number",
+    "parse_ohlcv_csv",
+    "parse_time",
+    "read_rows",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +79,12 @@ class OhlcvTable:
     def __len__(self) -> int:
         return int(self.t.shape[0])
 
+    def __getitem__(self, i: int) -> Candle:
+        return Candle(float(self.t[i]), float(self.o[i]), float(self.h[i]), float(self.l[i]),
+                      float(self.c[i]), float(self.v[i]))
 
-_TIME_NAMES = ("timestamp", "datetime", "date", "time", "opentime", "ts", "unix", "unixtime", "t")
+
+TIME_NAMES = ("timestamp", "datetime", "date", "time", "opentime", "ts", "unix", "unixtime", "t")
 _ALIASES: dict[str, tuple[str, ...]] = {
     "o": ("open", "o", "openprice", "first"),
     "h": ("high", "h", "highprice", "max"),
@@ -81,7 +97,7 @@ _YMD = re.compile(r"^(\d{4})[./](\d{1,2})[./](\d{1,2})(.*)$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 
-def _norm(name: str) -> str:
+def norm_name(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.strip().lower())
 
 
@@ -121,7 +137,7 @@ def parse_time(text: str) -> float:
     return when.timestamp()
 
 
-def _parse_number(text: str, what: str) -> float:
+def parse_number(text: str, what: str) -> float:
     s = text.strip().strip('"').strip().replace("_", "")
     if not s:
         raise ValueError(f"{what} is empty")
@@ -151,7 +167,7 @@ def _looks_like_data(row: list[str]) -> bool:
     try:
         parse_time(row[0])
         for cell in row[1:5]:
-            _parse_number(cell, "value")
+            parse_number(cell, "value")
     except ValueError:
         return False
     return True
@@ -167,7 +183,7 @@ def _detect_layout(first: list[str]) -> _Layout:
             "v": 5 if len(first) > 5 else None,
         }
         return _Layout((0,), cols, has_header=False)
-    names = [_norm(x) for x in first]
+    names = [norm_name(x) for x in first]
     found: dict[str, int | None] = {}
     for key, aliases in _ALIASES.items():
         found[key] = next((i for i, n in enumerate(names) if n in aliases), None)
@@ -180,7 +196,7 @@ def _detect_layout(first: list[str]) -> _Layout:
     if "date" in names and "time" in names:
         time_cols = (names.index("date"), names.index("time"))
     else:
-        for name in _TIME_NAMES:
+        for name in TIME_NAMES:
             if name in names and names.index(name) not in used:
                 time_cols = (names.index(name),)
                 break
@@ -194,7 +210,7 @@ def _detect_layout(first: list[str]) -> _Layout:
     return _Layout(time_cols, found, has_header=True)
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         sample = fh.read(8192)
         fh.seek(0)
@@ -211,10 +227,13 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
             yield reader.line_num, row
 
 
-def parse_ohlcv_csv(path: str | Path) -> OhlcvTable:
-    """Read `path`; raise CsvFormatError only when no row could ever be read."""
+def parse_ohlcv_csv(path: str | Path, stream: object = None) -> OhlcvTable:
+    """Read `path`; raise CsvFormatError only when no row could ever be read.
+
+    (`stream` is the registry's ohlcv type, passed by every type's reader call.)
+    """
     path = Path(path)
-    rows = _rows(path)
+    rows = read_rows(path)
     try:
         first_line, first = next(rows)
     except StopIteration:
@@ -233,11 +252,11 @@ def parse_ohlcv_csv(path: str | Path) -> OhlcvTable:
         try:
             t = parse_time(" ".join(row[i].strip() for i in layout.time))
             o, h, lo, c = (
-                _parse_number(row[layout.cols[k]], name)  # type: ignore[index]
+                parse_number(row[layout.cols[k]], name)  # type: ignore[index]
                 for k, name in (("o", "open"), ("h", "high"), ("l", "low"), ("c", "close"))
             )
             vi = layout.cols["v"]
-            v = _parse_number(row[vi], "volume") if vi is not None else 0.0
+            v = parse_number(row[vi], "volume") if vi is not None else 0.0
         except ValueError as exc:
             problems.append(RowProblem(line, str(exc)))
             return

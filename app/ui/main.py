@@ -179,12 +179,12 @@ async def run(args: argparse.Namespace) -> int:
 async def start_feed_session(window: MainWindow, args: argparse.Namespace,
                              ephemeral: list[SessionModel]) -> None:
     """Create the --demo / --replay session and feed it; its id goes into `ephemeral`."""
-    from app.core.candles import Candle
     from app.feeds import CsvReplayFeed, SyntheticFeed, random_walk
+    from app.streams.candles import Candle
 
     class TickFeed(SyntheticFeed):
-        def _next_candle(self) -> Candle | None:
-            candle = super()._next_candle()
+        def _next_entry(self) -> Candle | None:
+            candle = super()._next_entry()
             return None if candle is None else to_tick(candle)
 
     window.statusBar().showMessage("Creating the session…")
@@ -222,7 +222,7 @@ def to_tick(candle: Any, tick: float = 0.01) -> Any:
     The model reads every digit as a token: full-precision random-walk floats would cost
     the CPU server twice the work per candle for digits no market shows.
     """
-    from app.core.candles import Candle
+    from app.streams.candles import Candle
 
     def r(x: float) -> float:
         return round(round(x / tick) * tick, 8)

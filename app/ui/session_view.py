@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -23,7 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.dashboard import Dashboard
+from app.core.link import SessionRunner
 from app.core.session import Mode, SessionModel
+from app.feeds.base import Feed
+from app.streams.candles import CandleStore
 from app.ui import theme
 from app.ui.chart import CandleChart
 from app.ui.flash_panel import FlashPanel
@@ -48,7 +50,7 @@ class SessionView(QWidget):
         super().__init__(parent)
         self.dashboard = dashboard
         self.model = model
-        self.feed: Any = None
+        self._markers_drawn = 0
         self._seen_version = -1
         self._seen_sid = model.session_id
         self._last_tick = 0.0
@@ -68,7 +70,8 @@ class SessionView(QWidget):
         self.note.setWordWrap(True)
         self.note.hide()
         # --- chart and flash panel
-        self.chart = CandleChart(model.store)
+        # Until each type has its plot (next step), other types show an empty candle chart.
+        self.chart = CandleChart(model.store if model.type == "ohlcv" else CandleStore())
         self.flash = FlashPanel(model)
         self.flash.add_requested.connect(self._add_flash)
         self.flash.remove_requested.connect(self._remove_flash)
@@ -121,63 +124,65 @@ class SessionView(QWidget):
         self.refresh()
 
     # ------------------------------------------------------------------ feed control
-    def attach_feed(self, feed: Any, name: str) -> None:
-        self.feed = feed
-        # The source box names what is playing, however it was started (CLI, button).
-        self.source.setCurrentIndex(1 if hasattr(feed, "problems") else 0)
-        self.speed.blockSignals(True)
-        self.speed.setValue(min(self.speed.maximum(), feed.speed)
-                            if math.isfinite(feed.speed) else self.speed.maximum())
-        self.speed.blockSignals(False)
+    # The runner owns the feed and its state (app.core.link); these only send intents.
+    @property
+    def runner(self) -> SessionRunner:
+        return self.dashboard.runner_for(self.model)
+
+    def attach_feed(self, feed: Feed, name: str) -> None:
         self.dashboard.attach_feed(self.model, feed, name)
+        self._show_feed_settings()
+
+    def _show_feed_settings(self) -> None:
+        # The source box names what is playing, however it was started (CLI, button).
+        info = self.model.feed
+        self.source.setCurrentIndex(1 if info.kind == "csv" else 0)
+        self.speed.blockSignals(True)
+        self.speed.setValue(min(self.speed.maximum(), info.speed)
+                            if math.isfinite(info.speed) else self.speed.maximum())
+        self.speed.blockSignals(False)
         self._seen_version, self._last_tick = -1, 0.0  # the buttons follow on the next frame
 
     def _start_stop(self) -> None:
-        if self.feed is not None and not self.model.feed.done:
-            self.feed.stop()
-            self.dashboard.runner_for(self.model).detach_feed()
-            self.feed = None
-            self.model.feed.done = True
-            self.model.touch()
+        if self.model.feed.running:
+            self.runner.stop_feed()
             return
         if self.source.currentIndex() == 0:
             from app.feeds import SyntheticFeed
 
             start = self.model.store.last_timestamp
-            feed = SyntheticFeed(seed=int(time.time()) % 10_000, speed=self.speed.value(),
-                                 start=None if start is None else start + 60.0)
+            interval = self.model.stream.interval
+            feed = SyntheticFeed(stream=self.model.type, seed=int(time.time()) % 10_000,
+                                 speed=self._speed_value(), interval=interval,
+                                 start=None if start is None else start + interval)
             self.attach_feed(feed, "synthetic")
         else:
-            path, _ = QFileDialog.getOpenFileName(self, "Replay an OHLCV CSV file", "",
-                                                  "CSV files (*.csv *.txt);;All files (*)")
+            path, _ = QFileDialog.getOpenFileName(
+                self, f"Replay a CSV file of {self.model.stream.title}", "",
+                "CSV files (*.csv *.txt);;All files (*)")
             if path:
-                self.start_csv(path, self.speed.value())
+                self.start_csv(path, self._speed_value())
 
     def start_csv(self, path: str, speed: float) -> None:
         from app.feeds import CsvReplayFeed
 
-        def opened(feed: Any) -> None:
+        def opened(feed: Feed) -> None:
             self.attach_feed(feed, Path(path).name)
             if feed.total == 0:
                 self.model.note(f"{Path(path).name} has no readable rows.", "error")
 
-        spawn(CsvReplayFeed.open(path, speed), on_error=self._error, on_done=opened)
+        spawn(CsvReplayFeed.open(path, speed, stream=self.model.type), on_error=self._error,
+              on_done=opened)
 
     def _pause_resume(self) -> None:
-        if self.feed is None:
-            return
-        if self.feed.paused:
-            self.feed.resume()
-        else:
-            self.feed.pause()
-        self.model.feed.paused = self.feed.paused
-        self.model.touch()
+        self.runner.pause_feed(not self.model.feed.paused)
+
+    def _speed_value(self) -> float:
+        value = self.speed.value()
+        return math.inf if value >= self.speed.maximum() else value
 
     def _speed_changed(self, value: float) -> None:
-        if self.feed is not None:
-            self.feed.speed = math.inf if value >= self.speed.maximum() else value
-            self.model.feed.speed = value
-            self.model.touch()
+        self.runner.set_feed_speed(self._speed_value())
 
     def _show_problems(self) -> None:
         problems = self.model.feed.problems
@@ -207,9 +212,9 @@ class SessionView(QWidget):
         """Display-timer tick: redraw only what changed since the last tick."""
         m = self.model
         self.chart.refresh()
-        for ts, label, colour in m.markers:
-            self.chart.add_marker(ts, label, colour)
-        m.markers.clear()
+        for marker in m.markers[self._markers_drawn:]:
+            self.chart.add_marker(marker.timestamp, marker.label, marker.colour)
+        self._markers_drawn = len(m.markers)
         self.flash.refresh()
         now = time.monotonic()
         since = now - self._last_tick
@@ -247,15 +252,14 @@ class SessionView(QWidget):
             self.note.setText(f"<span style='color:{colour}'>{at} · {n.text}</span>")
             self.note.show()
         feed = m.feed
-        running = self.feed is not None and not feed.done
+        running = feed.running
         self.start_btn.setText("Stop feed" if running else "Start feed")
         self.pause_btn.setEnabled(running)
         self.pause_btn.setText("Resume" if feed.paused else "Pause")
         self.source.setEnabled(not running)
         if feed.name:
             state = "done" if feed.done else "paused" if feed.paused else "playing"
-            total = getattr(self.feed, "total", None)
-            of = f" of {total:,}" if total else ""
+            of = f" of {feed.total:,}" if feed.total else ""
             self.feed_label.setText(f"{feed.name}: {state}, {feed.emitted:,}{of} candles")
         else:
             self.feed_label.setText("no feed attached" + (

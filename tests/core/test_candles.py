@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core.candles import AppendResult, Candle, CandleStore
+from app.streams.candles import AppendResult, Candle, CandleStore
 
 
 def _candle(t: float, c: float = 100.0) -> Candle:
@@ -146,7 +146,7 @@ def test_clear_bumps_version() -> None:
 
 
 def test_candle_stays_a_frozen_value_despite_its_fast_init() -> None:
-    """Candle's __init__ is replaced for speed (app.core.candles._fast_init):
+    """Candle's __init__ is replaced for speed (app.streams.candles._fast_init):
     it must still set every field, by position and keyword, and stay frozen."""
     import dataclasses
 

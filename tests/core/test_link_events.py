@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 
 from app.api.models import DataUpdatedEvent, FlashReadyEvent, PushAckEvent
-from app.core.candles import Candle
 from app.core.link import FLIP_COLOUR, SessionRunner
-from app.core.session import Mode, SessionModel
+from app.core.session import Marker, Mode, SessionModel
+from app.streams.candles import Candle
 
 
 def candle(t: float) -> Candle:
@@ -34,7 +34,7 @@ def test_flash_answers_versions_and_a_flip_marker_at_the_newest_candle() -> None
     assert model.markers == []  # a first answer is not a change
     runner._handle(FlashReadyEvent(id=1, query="Up?", value=" No", data_version=3,
                                    confidence=0.4, evaluated_at=2.0))
-    assert model.markers == [(120.0, "Yes → No", FLIP_COLOUR)]
+    assert model.markers == [Marker(120.0, "Yes → No", FLIP_COLOUR)]
     assert [f.after for f in model.board.take_flips()] == [" No"]
     # The same answer replayed after a reconnect is neither a new answer nor a flip.
     runner._handle(FlashReadyEvent(id=1, query="Up?", value=" No", data_version=3,

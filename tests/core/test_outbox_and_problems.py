@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from app.api.errors import APIConnectionError, AuthenticationError, ServiceUnavailableError
-from app.core.candles import Candle
 from app.core.outbox import Outbox
 from app.core.problems import Problem, diagnose
 from app.core.server import ServerState, backoff
+from app.streams.candles import Candle
 
 
 def c(t: float) -> Candle:

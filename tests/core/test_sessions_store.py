@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.api.models import SessionSummary
 from app.core.sessions import SessionsStore
 
 
-def summary(sid: str, n: int = 10, in_use: bool = False, **extra: Any) -> dict[str, Any]:
-    return {"session_id": sid, "n_tokens": n, "context": 100, "cache_usage": n / 100,
-            "created_at": 1.0, "last_used_at": 2.0, "in_use": in_use, **extra}
+def summary(sid: str, n: int = 10, in_use: bool = False, **extra: Any) -> SessionSummary:
+    return SessionSummary.model_validate(
+        {"session_id": sid, "n_tokens": n, "context": 100, "cache_usage": n / 100,
+         "created_at": 1.0, "last_used_at": 2.0, "in_use": in_use, **extra})
 
 
 def test_rows_keep_their_index_and_only_changes_are_reported() -> None:

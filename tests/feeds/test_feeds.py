@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.candles import Candle, CandleStore
 from app.feeds import CsvReplayFeed, Feed, SyntheticFeed, random_walk
+from app.streams.candles import Candle, CandleStore
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = Path(__file__).parents[2] / "resources" / "sample_data" / "synthetic_1m.csv"

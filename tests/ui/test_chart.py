@@ -13,8 +13,8 @@ from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from app.core.candles import Candle, CandleStore
 from app.feeds import random_walk
+from app.streams.candles import Candle, CandleStore
 from app.ui.chart import CandleChart
 from app.ui.chart.axes import price_decimals
 

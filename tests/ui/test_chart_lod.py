@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from app.core.candles import Candle, CandleStore
 from app.feeds import random_walk
+from app.streams.candles import Candle, CandleStore
 from app.ui.chart.lod import CandleLod, level_for
 from app.ui.chart.time_axis import time_ticks
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.candles import Candle
 from app.core.dashboard import Dashboard
-from app.core.session import Mode, SessionModel
+from app.core.session import Marker, Mode, SessionModel
+from app.streams.candles import Candle
 from app.ui.flash_panel import C_ANSWER, C_CONF, C_STATE, C_VERSION, GAP_ROLE
 from app.ui.session_view import SessionView
 
@@ -31,7 +31,7 @@ def test_answers_staleness_history_flip_marker_and_notification(qtbot: Any) -> N
     with qtbot.waitSignal(view.notify, timeout=2_000) as note:
         flip = model.board.record(1, "q", "No.", 0.2, 4, None)
         assert flip is not None
-        model.markers.append((model.store.last_timestamp, "Yes → No", "#f0b429"))
+        model.markers.append(Marker(model.store.last_timestamp, "Yes → No", "#f0b429"))
         view.refresh()
     assert "Yes → No." in note.args[1]
     assert item.text(C_ANSWER) == "No." and item.text(C_STATE) == "fresh"

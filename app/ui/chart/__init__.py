@@ -1,4 +1,4 @@
-"""The live candle chart (pyqtgraph): CandleChart over an app.core.candles.CandleStore."""
+"""The live candle chart (pyqtgraph): CandleChart over an app.streams.candles.CandleStore."""
 
 # PySide6 first: pyqtgraph binds to the first Qt it finds imported, and finplot
 # (a dev dependency) pulls PyQt6 into the environment.

@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF
 
-from app.core.candles import CandleStore
+from app.streams.candles import CandleStore
 from app.ui.chart.batch import LineBatch, RectBatch
 from app.ui.chart.lod import Bins, CandleLod, level_for
 from app.ui.chart.style import ChartStyle

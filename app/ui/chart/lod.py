@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.core.candles import CandleStore
+from app.streams.candles import CandleStore
 
 __all__ = ["Bins", "CandleLod", "level_for"]
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, tzinfo
 import numpy as np
 from PySide6.QtGui import QFont
 
-from app.core.candles import CandleStore
+from app.streams.candles import CandleStore
 from app.ui.chart.axes import FastAxis
 
 __all__ = ["TimeAxisItem", "format_time", "time_ticks"]

@@ -20,7 +20,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsView, QVBoxLayout, QWidget
 
-from app.core.candles import CandleStore
+from app.streams.candles import CandleStore
 from app.ui.chart.axes import GridItem, PriceAxis, VolumeAxis, price_decimals, short_number
 from app.ui.chart.items import CandleItem, Marker, MarkerItem, VisibleBars, VolumeItem
 from app.ui.chart.lod import CandleLod

@@ -1,0 +1,332 @@
+"""What every stream type definition is made of: fields, entry and stats models, the type class.
+
+A type's *entry model* (pydantic) is the one definition of its fields: names, kinds
+("num", "int", "str"), required or optional, and ranges. Everything else that needs the
+fields (validation, rendering, CSV columns, the store's columns, the registry-vs-server
+agreement test) reads them from the model through `FieldSpec`s, so there is no second list
+to keep in sync.
+
+Kinds and ranges follow the wire contract as the bundled server checks it today: a bool
+is never a number; "num" must be finite with a magnitude of at most 1e15; "int" accepts an
+integral float (``3.0``), magnitude at most 2**53; "str" must be a string of at most 256
+characters; `timestamp` is unix seconds between the years 1 and 9999.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from annotated_types import Ge, Gt, Le, Lt, MaxLen
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.fields import FieldInfo
+
+__all__ = [
+    "Entry",
+    "EntryModel",
+    "FieldSpec",
+    "Int",
+    "Kind",
+    "Num",
+    "StatsModel",
+    "StreamType",
+    "Text",
+    "fmt_number",
+    "fmt_time",
+    "show",
+]
+
+Kind = Literal["num", "int", "str"]
+Entry = Mapping[str, Any]  # an entry as the wire carries it (a JSON object)
+
+
+def _no_bool(value: Any) -> Any:
+    # bool is an int subclass in Python (and pydantic's lax mode takes it as 1/0), but the
+    # protocol never accepts true/false as a number.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+def _strict_str(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {type(value).__name__}")
+    return value
+
+
+MAX_NUMBER = 1e15
+MAX_INT = 2**53
+MAX_TEXT = 256  # characters
+MIN_TIMESTAMP = -62_135_596_800  # 0001-01-01
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31
+
+Num = Annotated[float, BeforeValidator(_no_bool),
+                Field(allow_inf_nan=False, ge=-MAX_NUMBER, le=MAX_NUMBER)]
+Int = Annotated[int, BeforeValidator(_no_bool), Field(ge=-MAX_INT, le=MAX_INT)]
+Text = Annotated[str, BeforeValidator(_strict_str), Field(max_length=MAX_TEXT)]
+Timestamp = Annotated[float, BeforeValidator(_no_bool),
+                      Field(allow_inf_nan=False, ge=MIN_TIMESTAMP, le=MAX_TIMESTAMP)]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One entry field as the registry states it (derived from the entry model)."""
+
+    name: str
+    kind: Kind
+    required: bool
+    label: str
+    lo: float | None = None  # inclusive bounds of a number
+    hi: float | None = None
+    max_length: int | None = None  # of a string
+
+
+def _kind(annotation: Any) -> Kind:
+    """"str"/"int"/"num" of a field's annotation (through Optional and Annotated)."""
+    if annotation is str:
+        return "str"
+    if annotation is int:
+        return "int"
+    for arg in get_args(annotation):
+        if arg is not type(None):
+            kind = _kind(arg)
+            if kind != "num":
+                return kind
+    return "num"
+
+
+def _metadata(annotation: Any) -> list[Any]:
+    """Constraints inside an Optional[Annotated[...]] (pydantic lifts them only when the
+    Annotated is the field's whole annotation)."""
+    out: list[Any] = []
+    for item in getattr(annotation, "__metadata__", ()):
+        out.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+    for arg in get_args(annotation):
+        if getattr(arg, "__metadata__", None) is not None:
+            out.extend(_metadata(arg))
+    return out
+
+
+class EntryModel(BaseModel):
+    """Base of every type's entry model: the client model pushed to a session.
+
+    Unknown keys are ignored (the protocol says extra keys are ignored), instances are
+    frozen, and `timestamp` (unix seconds) is optional on the wire as in the protocol.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    timestamp: Timestamp | None = Field(default=None, description="time")
+
+    def to_entry(self) -> dict[str, Any]:
+        """The protocol's JSON object for this entry (unset optional fields left out)."""
+        return self.model_dump(exclude_none=True)
+
+    @classmethod
+    def field_specs(cls) -> tuple[FieldSpec, ...]:
+        """Required fields first (in declaration order, the server's rendering order)."""
+        specs: list[FieldSpec] = []
+        for name, info in cls.model_fields.items():
+            kind = _kind(info.annotation)
+            lo = hi = max_length = None
+            for meta in [*info.metadata, *_metadata(info.annotation)]:
+                if isinstance(meta, MaxLen):
+                    max_length = meta.max_length
+                if isinstance(meta, Ge | Gt):
+                    lo = float(meta.ge if isinstance(meta, Ge) else meta.gt)
+                if isinstance(meta, Le | Lt):
+                    hi = float(meta.le if isinstance(meta, Le) else meta.lt)
+            specs.append(FieldSpec(name, kind, info.is_required(), info.description or name,
+                                   lo, hi, max_length))
+        return tuple(sorted(specs, key=lambda s: not s.required))
+
+
+class StatsModel(BaseModel):
+    """``GET /v1/sessions/{id}/stats``: base of every type's statistics model.
+
+    Extra fields a server adds are kept; numbers of an empty window may be null or 0.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    type: str
+    count: int
+
+
+def fmt_number(value: float) -> str:
+    """Compact, stable rendering: few tokens, no float noise like 150.70000000000002."""
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text if text not in {"", "-0"} else "0"
+
+
+def fmt_time(ts: float) -> str:
+    # Time of day only (UTC): every digit is a token for the bundled model's tokenizer,
+    # and a full date would double the cost of each entry. Arithmetic, not datetime: no
+    # platform range limits (negative timestamps fail there on Windows).
+    seconds = math.floor(ts) % 86400
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}" if secs else f"{hours:02d}:{minutes:02d}"
+
+
+def mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def finite(stats: dict[str, Any]) -> dict[str, Any]:
+    """Non-finite statistics (a ratio over a tiny first price) become 0, as on the server."""
+    out: dict[str, Any] = {}
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            value = finite(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            value = 0.0
+        out[key] = value
+    return out
+
+
+def episodes(flags: Sequence[bool]) -> int:
+    """Runs of consecutive True: how many times a condition began."""
+    count, previous = 0, False
+    for flag in flags:
+        if flag and not previous:
+            count += 1
+        previous = flag
+    return count
+
+
+class StreamType:
+    """One stream type: subclass it in a module of its own and list it in the registry.
+
+    Class attributes say what the type is; methods with a default here work from the
+    entry model's fields, and a type overrides only what it does differently.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]  # what a user calls it ("IoT sensors")
+    entry_model: ClassVar[type[EntryModel]]
+    stats_model: ClassVar[type[StatsModel]]
+    # The plot widget, as "module:Class" so this package stays Qt-free; app.ui resolves it.
+    plot: ClassVar[str]
+    # CSV: header names accepted for each field (besides the field's own name).
+    csv_aliases: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # The CSV reader, as "module:function" (path -> table of entries + bad rows by line).
+    csv_reader: ClassVar[str] = "app.feeds.csv_entries:parse_entries_csv"
+    # For the New session dialog (plain instructions) and the demo (the bundled model's
+    # ChatML frame), and the flash questions the bundled model can answer on this data.
+    describe: ClassVar[str]  # "Each line is one ... reading: sid=..., val=..."
+    role: ClassVar[str]  # "a sensor engineer"
+    questions: ClassVar[tuple[str, ...]]
+    unit: ClassVar[str] = "entries"  # for "12 readings drawn", "speed 5 readings/s"
+    interval: ClassVar[float] = 1.0  # seconds between two synthetic entries
+
+    # ------------------------------------------------------------------ fields
+    @classmethod
+    def fields(cls) -> tuple[FieldSpec, ...]:
+        return cls.entry_model.field_specs()
+
+    @classmethod
+    def required(cls) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in cls.fields() if f.required)
+
+    @classmethod
+    def optional(cls) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in cls.fields() if not f.required)
+
+    @classmethod
+    def validate(cls, entry: Entry) -> EntryModel:
+        """A wire entry as this type's model (pydantic.ValidationError if it does not fit)."""
+        return cls.entry_model.model_validate(entry)
+
+    @classmethod
+    def to_wire(cls, entry: Any) -> dict[str, Any]:
+        """What the link sends for an entry held in the outbox or the store."""
+        return dict(entry.to_entry())
+
+    # --------------------------------------------------------------- rendering
+    @classmethod
+    def render(cls, entry: Entry) -> str:
+        """One line of text per entry, as the server decodes it into the session.
+
+        The bundled server renders entries itself (app/localserver/entries.py); a test
+        proves this is the same text, so the server can switch to the registry.
+        """
+        parts: list[str] = []
+        if entry.get("timestamp") is not None:
+            parts.append(fmt_time(entry["timestamp"]))
+        parts.extend(cls._render_fields(entry))
+        return " ".join(parts) + "\n"
+
+    @classmethod
+    def _render_fields(cls, entry: Entry) -> list[str]:
+        return [f"{f.name}={entry[f.name] if f.kind == 'str' else fmt_number(entry[f.name])}"
+                for f in cls.required()]
+
+    # -------------------------------------------------------------- statistics
+    @classmethod
+    def compute_stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:
+        """Statistics over the entries in a session's window (the server's definition).
+
+        An empty window gives numbers too (0, "" for names), never null.
+        """
+        return finite(cls._stats(entries))
+
+    @classmethod
+    def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def stats_lines(cls, stats: StatsModel) -> list[tuple[str, str]]:
+        """(label, value) rows for the stats panel beside the plot."""
+        return [("entries", f"{stats.count:,}")]
+
+    # ---------------------------------------------------------- store and feed
+    @classmethod
+    def new_store(cls) -> Any:
+        """An empty store for this type's entries (what the plot draws)."""
+        from app.streams.store import ColumnStore
+
+        return ColumnStore(cls)
+
+    @classmethod
+    def generator(cls, *, seed: int, start: float, interval: float,
+                  **params: Any) -> Generator:
+        """Believable synthetic entries, `interval` seconds apart from `start`."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ session setup
+    @classmethod
+    def dialog_prompt(cls) -> str:
+        return (f"You are {cls.role}. {cls.describe} Oldest first. Answer questions about "
+                "the data briefly: yes or no first.")
+
+    @classmethod
+    def demo_prompt(cls) -> str:
+        # The bundled model (SmolLM2, ChatML) reads raw session text: a ChatML system turn
+        # and a "Question: ... Answer:" frame make it answer yes/no instead of continuing
+        # the data lines.
+        return (f"<|im_start|>system\nYou are {cls.role}. Answer briefly, starting with yes "
+                f"or no.<|im_end|>\n<|im_start|>user\n{cls.describe} Oldest first:\n")
+
+    @classmethod
+    def demo_questions(cls) -> tuple[str, ...]:
+        return tuple(f"\nQuestion: {q}\nAnswer:" for q in cls.questions)
+
+
+class Generator:
+    """Stateful synthetic entries: `take(n)` continues where the last call ended."""
+
+    def take(self, n: int) -> list[Any]:
+        raise NotImplementedError
+
+
+def show(value: float | None, digits: int = 2) -> str:
+    """A statistic for the stats panel: thousands separators, no trailing zeros, – for none."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    text = f"{value:,.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
