@@ -120,8 +120,10 @@ def parse_entries_csv(path: str | Path, stream: type[StreamType]) -> EntryTable:
             problems.append(RowProblem(line, str(exc)))
             continue
         good.append((line, entry))
-    if len(good) >= 2 and good[0][1].timestamp > good[-1][1].timestamp:
-        good.reverse()  # newest-first export: play it oldest-first
+    times = [entry.timestamp for _, entry in good]
+    steps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    if sum(d < 0 for d in steps) > sum(d > 0 for d in steps):
+        good.reverse()  # newest-first export (most steps go back): play it oldest-first
     kept: list[Any] = []
     last = float("-inf")
     for line, entry in good:

@@ -78,16 +78,17 @@ class _IncidentGenerator(Generator):
                 sev = int(min(5, _SOURCES[src][1] + 2 + rng.integers(0, 2)))
                 cnt = int(rng.integers(3, 25))
                 self._burst = (src, cat, left - 1) if left > 1 else None
-                self._t += self._interval * rng.uniform(0.1, 0.5)  # bursts are dense
+                gap = self._interval * rng.uniform(0.1, 0.5)  # bursts are dense
             else:
                 src = names[int(rng.integers(len(names)))]
                 cats, base = _SOURCES[src]
                 cat = cats[int(rng.integers(len(cats)))]
                 sev = int(max(0, min(5, base + rng.integers(-1, 2))))
                 cnt = int(rng.integers(1, 4))
-                self._t += self._interval * rng.uniform(0.5, 2.5)
+                gap = self._interval * rng.uniform(0.5, 2.5)
             out.append(EventEntry.model_construct(timestamp=round(self._t, 3), src=src,
                                                   sev=sev, cat=cat, cnt=cnt))
+            self._t += gap
         return out
 
 
