@@ -13,6 +13,7 @@ is reversed.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,7 @@ def parse_entries_csv(path: str | Path, stream: type[StreamType]) -> EntryTable:
             continue
         good.append((line, entry))
     times = [entry.timestamp for _, entry in good]
-    steps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    steps = [b - a for a, b in itertools.pairwise(times)]
     if sum(d < 0 for d in steps) > sum(d > 0 for d in steps):
         good.reverse()  # newest-first export (most steps go back): play it oldest-first
     kept: list[Any] = []

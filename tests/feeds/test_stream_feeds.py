@@ -4,6 +4,7 @@ user would believe, and bad CSV rows reported by line."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def test_synthetic_entries_are_valid_repeatable_and_in_time_order(name: str) -> 
     assert validate_entries(name, first)  # the server takes every one
     assert first == again and first != other
     times = [e["timestamp"] for e in first]
-    assert times[0] == START and all(b >= a for a, b in zip(times, times[1:], strict=False))
+    assert times[0] == START and all(b >= a for a, b in itertools.pairwise(times))
 
 
 def test_a_sensor_drifts_out_of_its_band_the_others_stay_mostly_inside() -> None:
@@ -88,7 +89,7 @@ def test_events_come_in_bursts_from_one_source() -> None:
     critical = [e for e in entries if e["sev"] >= 4]
     assert critical
     # In a burst, one source's severe events follow each other.
-    runs = sum(1 for a, b in zip(critical, critical[1:], strict=False) if a["src"] == b["src"])
+    runs = sum(1 for a, b in itertools.pairwise(critical) if a["src"] == b["src"])
     assert runs > len(critical) / 2
 
 
