@@ -18,8 +18,8 @@ import uvicorn
 from app.bundled_model import bundled_model_path
 
 from .app import create_app
-from .config import ServerConfig
-from .logs import setup_logging
+from .config import MAX_BODY_BYTES, ServerConfig
+from .logs import redact, setup_logging
 
 log = logging.getLogger("layerscale.localserver")
 
@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         log_format=args.log_format,
         license_key=os.environ.get("LAYERSCALE_LICENSE_KEY") or None,
     )
+    redact(config.license_key)
     if config.license_key is None and not _is_loopback(config.host):
         log.warning("binding to %s without LAYERSCALE_LICENSE_KEY: anyone who can reach this "
                     "address can use the server", config.host)
@@ -146,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(config, on_load_failed=load_failed)
     server = _Server(uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", ws="websockets-sansio",
-        timeout_graceful_shutdown=3, ws_ping_interval=20.0))
+        timeout_graceful_shutdown=3, ws_ping_interval=20.0,
+        # A frame as large as the largest HTTP body; a bigger one is closed with 1009.
+        ws_max_size=MAX_BODY_BYTES))
     server.on_exit = app.state.server.close_streams
     try:
         asyncio.run(_serve(server, sock, config))

@@ -18,6 +18,7 @@ from . import routes_anthropic, routes_events, routes_openai, routes_sessions
 from .auth import AuthMiddleware
 from .config import ServerConfig
 from .errors import APIError, error_body
+from .request_log import RequestLog
 from .state import ServerState
 
 log = logging.getLogger("layerscale.localserver")
@@ -88,7 +89,8 @@ def create_app(config: ServerConfig, on_load_failed: Callable[[], None] | None =
     app = Starlette(
         routes=[*routes_openai.ROUTES, *routes_anthropic.ROUTES, *routes_sessions.ROUTES,
                 *routes_events.ROUTES],
-        middleware=[Middleware(AuthMiddleware, key=config.license_key)],
+        # Outermost first: every request is logged, including those auth refuses.
+        middleware=[Middleware(RequestLog), Middleware(AuthMiddleware, key=config.license_key)],
         exception_handlers={APIError: _api_error, HTTPException: _http_error,
                             Exception: _internal_error},
         lifespan=lifespan,

@@ -45,34 +45,60 @@ class ChatTemplate:
                add_generation_prompt: bool = True) -> str:
         if tools and not self.knows_tools:
             messages = _with_tool_instruction(messages, tools)
-        return self._template.render(
-            messages=messages,
-            tools=tools if self.knows_tools else None,
-            add_generation_prompt=add_generation_prompt,
-            bos_token=self.bos_token,
-            eos_token=self.eos_token,
-        )
+        try:
+            return self._template.render(
+                messages=messages,
+                tools=tools if self.knows_tools else None,
+                add_generation_prompt=add_generation_prompt,
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+            )
+        except APIError:
+            raise
+        except Exception as exc:  # a model's template may trip over unusual input
+            raise APIError(400, f"the chat template could not render these messages: "
+                           f"{type(exc).__name__}", code="template_error") from None
 
 
-def content_text(content: str | list[dict[str, Any]] | None) -> str:
-    """OpenAI/Anthropic content: a string or a list of parts; keep the text parts."""
+def content_text(content: Any) -> str:
+    """OpenAI/Anthropic content: a string or a list of parts; keep the text parts.
+    Anything else a client sends (a number, a list of numbers as tool_result content) is
+    rendered as JSON rather than refused: it is what the model is meant to read."""
     if content is None:
         return ""
     if isinstance(content, str):
         return content
-    return "".join(str(part.get("text", "")) for part in content
-                   if part.get("type") in {"text", "input_text", None})
+    if not isinstance(content, list):
+        return _as_text(content)
+    out: list[str] = []
+    for part in content:
+        if isinstance(part, dict):
+            if part.get("type") in {"text", "input_text", None}:
+                out.append(_as_text(part.get("text", "")))
+        else:
+            out.append(_as_text(part))
+    return "".join(out)
 
 
-def _tool_call_text(call: dict[str, Any]) -> str:
-    fn = call.get("function") or {}
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _tool_call_text(call: Any) -> str:
+    fn = call.get("function") if isinstance(call, dict) else None
+    if isinstance(fn, str):  # {"function": "name"}: a name without arguments
+        fn = {"name": fn}
+    if not isinstance(fn, dict):
+        fn = {}
     args = fn.get("arguments", "{}")
+    name = fn.get("name", "")
+    name = name if isinstance(name, str) else _as_text(name)
     try:
         parsed = json.loads(args) if isinstance(args, str) else args
-    except json.JSONDecodeError:
-        parsed = args
-    return "<tool_call>" + json.dumps({"name": fn.get("name", ""), "arguments": parsed},
-                                      ensure_ascii=False) + "</tool_call>"
+        body = json.dumps({"name": name, "arguments": parsed}, ensure_ascii=False)
+    except (ValueError, RecursionError):  # arguments that are not JSON stay a string
+        body = json.dumps({"name": name, "arguments": _as_text(args)}, ensure_ascii=False)
+    return f"<tool_call>{body}</tool_call>"
 
 
 def normalize_messages(messages: list[Any]) -> list[dict[str, Any]]:
@@ -102,20 +128,26 @@ def _with_tool_instruction(messages: list[dict[str, Any]], tools: list[dict[str,
     return [{"role": "system", "content": instruction}, *messages]
 
 
-def forced_tool(tool_choice: str | dict[str, Any] | None, tools: list[dict[str, Any]] | None
-                ) -> str | None:
-    """Name of the tool the caller insists on (OpenAI or Anthropic tool_choice), if any."""
+def forced_tool(tool_choice: Any, tools: list[dict[str, Any]] | None) -> str | None:
+    """Name of the tool the caller insists on (OpenAI or Anthropic tool_choice), if any.
+    Shapes other than the documented ones ({"function": "f"}, a non-string name) are read
+    as far as they make sense and otherwise ignored."""
     if not tools or tool_choice is None:
         return None
     if isinstance(tool_choice, str):
         if tool_choice in {"required", "any"}:
             return str(tools[0]["function"]["name"]) if len(tools) == 1 else ""
         return None
+    if not isinstance(tool_choice, dict):
+        return None
     kind = tool_choice.get("type")
     if kind == "function":
-        return str((tool_choice.get("function") or {}).get("name") or "") or None
+        fn = tool_choice.get("function")
+        name = fn.get("name") if isinstance(fn, dict) else fn
+        return name if isinstance(name, str) and name else None
     if kind == "tool":
-        return str(tool_choice.get("name") or "") or None
+        name = tool_choice.get("name")
+        return name if isinstance(name, str) and name else None
     if kind == "any":
         return str(tools[0]["function"]["name"]) if len(tools) == 1 else ""
     return None
@@ -209,7 +241,7 @@ def anthropic_to_openai(system: str | list[dict[str, Any]] | None, messages: lis
         for block in m.content:
             kind = block.get("type")
             if kind == "text":
-                texts.append(str(block.get("text", "")))
+                texts.append(_as_text(block.get("text", "")))
             elif kind == "tool_use":
                 texts.append(_tool_call_text({"function": {
                     "name": block.get("name", ""), "arguments": block.get("input", {})}}))
@@ -217,9 +249,7 @@ def anthropic_to_openai(system: str | list[dict[str, Any]] | None, messages: lis
                 if texts:
                     out.append({"role": m.role, "content": "\n".join(texts)})
                     texts = []
-                result = block.get("content", "")
-                out.append({"role": "tool", "content": content_text(result)
-                            if not isinstance(result, str) else result})
+                out.append({"role": "tool", "content": content_text(block.get("content", ""))})
         if texts:
             out.append({"role": m.role, "content": "\n".join(texts)})
     return out

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Any
 
+from . import config
 from .errors import APIError
 
 STREAM_TYPES = ("ohlcv", "iot", "spatial", "event", "vitals")
@@ -36,7 +36,26 @@ def _fits(kind: str, value: Any) -> bool:
         return isinstance(value, str)
     if kind == "int":
         return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    return isinstance(value, int | float) and math.isfinite(value)
+    # An int is checked by magnitude elsewhere: math.isfinite(10**400) raises OverflowError.
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _out_of_range(name: str, kind: str, value: Any) -> str | None:
+    """Why a well-typed value cannot be ingested, or None. Comparing a Python int with a
+    float is exact and never overflows, so huge integers are caught here too."""
+    if kind == "str":
+        if len(value) > config.MAX_ENTRY_STRING:
+            return f"is {len(value)} characters long; at most {config.MAX_ENTRY_STRING} allowed"
+        return None
+    if name == "timestamp":
+        if not config.MIN_TIMESTAMP <= value <= config.MAX_TIMESTAMP:
+            return ("must be unix seconds between years 1 and 9999 (milliseconds or "
+                    "microseconds? divide by 1000 or 1e6)")
+        return None
+    limit = config.MAX_ENTRY_INT if kind == "int" else config.MAX_ENTRY_NUMBER
+    if not -limit <= value <= limit:
+        return f"is out of range: its magnitude must be at most {limit:g}"
+    return None
 
 
 def validate_entries(stream_type: str, data: Any, param: str = "data") -> list[dict[str, Any]]:
@@ -81,7 +100,22 @@ def _checked(stream_type: str, where: str, name: str, kind: str, value: Any) -> 
             code="invalid_value",
             param=f"{where}.{name}",
         )
+    problem = _out_of_range(name, kind, value)
+    if problem is not None:
+        raise APIError(422, f"{where}.{name}: {problem}", code="value_out_of_range",
+                       param=f"{where}.{name}")
+    if kind == "str" and not _encodable(value):
+        raise APIError(422, f"{where}.{name}: contains an unpaired UTF-16 surrogate",
+                       code="invalid_value", param=f"{where}.{name}")
     return int(value) if kind == "int" else value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def fmt_number(value: float) -> str:
@@ -94,9 +128,12 @@ def fmt_number(value: float) -> str:
 
 def _fmt_time(ts: float) -> str:
     # Time of day only: every digit is a token for this tokenizer, and a full date
-    # would double the cost of each entry.
-    moment = datetime.fromtimestamp(ts, UTC)
-    return moment.strftime("%H:%M:%S" if moment.second else "%H:%M")
+    # would double the cost of each entry. Plain arithmetic, not datetime: it has no
+    # platform range limits (negative timestamps fail there on Windows).
+    seconds = math.floor(ts) % 86400
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}" if secs else f"{hours:02d}:{minutes:02d}"
 
 
 def render_entry(stream_type: str, entry: dict[str, Any]) -> str:

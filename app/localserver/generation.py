@@ -14,6 +14,7 @@ from starlette.requests import Request
 from . import config
 from .engine import Engine
 from .errors import APIError, ContextFullError
+from .prompts import char_limit, tokenize
 from .sessions import QueryResult, Segment, Session
 from .state import ServerState
 
@@ -37,10 +38,11 @@ def clamp_generate_tokens(value: int | None, default: int = config.DEFAULT_GENER
     return max(1, min(value or default, config.MAX_GENERATE_TOKENS))
 
 
-def plan_rendered(engine: Engine, session: Session, rendered: str) -> PromptPlan:
+async def plan_rendered(state: ServerState, session: Session, rendered: str) -> PromptPlan:
     """Chat rendering on a session: reuse the session's tokens when the rendering starts
     with them, else place the rendering after the data."""
-    tokens = engine.tokenize(rendered, add_special=False, parse_special=True)
+    tokens = await tokenize(state.require_engine(), rendered,
+                            limit=char_limit(state.config.ctx_size), param="messages")
     cached = session.tokens()
     if cached and len(tokens) > len(cached) and tokens[: len(cached)] == cached:
         return PromptPlan(tokens[len(cached):], reused=len(cached))
@@ -163,9 +165,6 @@ class ChatJob:
         """worker"""
         engine = self.state.require_engine()
         if self.session is not None:
-            if self.session.deleted:
-                raise APIError(404, f"session {self.session.id} not found",
-                               code="session_not_found")
             return self.session.query(engine, self.tokens, max_tokens, stop=stop,
                                       on_token=on_token)
         assert self.state.scratch is not None
@@ -173,10 +172,12 @@ class ChatJob:
                              on_token)
 
 
-def chat_job(state: ServerState, session_id: str | None, rendered: str) -> ChatJob:
+async def chat_job(state: ServerState, session_id: str | None, rendered: str) -> ChatJob:
     engine = state.require_engine()
     if session_id:
         session = state.sessions().get(session_id)
-        plan = plan_rendered(engine, session, rendered)
+        plan = await plan_rendered(state, session, rendered)
         return ChatJob(state, session, plan.tokens, plan.reused)
-    return ChatJob(state, None, engine.tokenize(rendered, add_special=False, parse_special=True))
+    return ChatJob(state, None, await tokenize(engine, rendered,
+                                               limit=char_limit(state.config.ctx_size),
+                                               param="messages"))

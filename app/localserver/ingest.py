@@ -6,6 +6,12 @@ only the new tokens in chunks of a few hundred tokens (each chunk bumps data_ver
 emits data_updated), then re-answers every flash query. Every chunk and every flash
 answer is a separate background job on the worker, so requests and other sessions'
 ingest interleave with a heavy backlog.
+
+Nothing a client sends can stop a session's ingest: an entry that cannot be ingested
+(too many tokens for the session, or any failure while rendering or decoding it) is
+counted as processed and dropped, with the reason in stream/status, and the processor
+goes on with the next one. Only a full context without a window stops ingest, and the
+next push says so.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any
 
 from . import config, flash
 from .entries import render_entry
-from .errors import ContextFullError
+from .errors import ContextFullError, not_found
 from .sessions import Session
 from .state import ServerState
 
@@ -29,6 +35,8 @@ log = logging.getLogger("layerscale.localserver.ingest")
 
 def push(state: ServerState, session: Session, entries: list[dict[str, Any]]
          ) -> dict[str, Any]:
+    if session.deleted:  # deleted while the request body was still arriving
+        raise not_found("session", session.id)
     if session.ingest_error and not session.window_size:
         raise ContextFullError(session.ingest_error)
     free = session.ring_capacity - len(session.ring)
@@ -60,7 +68,13 @@ def status(state: ServerState, session: Session) -> dict[str, Any]:
         "streaming": {
             "initialized": True,
             "running": processor is not None and processor.running,
-            "error": session.ingest_error,
+            # True once ingest has stopped (a full context without a window); the next
+            # push is refused with the reason. Entries dropped while the session goes on
+            # are counted in total_dropped, the latest reason in last_drop_reason.
+            "error": session.ingest_error is not None,
+            # Not in the protocol's table (extra keys are allowed): the reasons, in words.
+            "error_message": session.ingest_error,
+            "last_drop_reason": session.last_drop_reason,
             "queue_size": len(session.ring),
             "queue_capacity": session.ring_capacity,
             "window_size": session.window_size,
@@ -90,25 +104,64 @@ class Batch:
     """Entries taken off the ring together: one flash refresh after all of them.
 
     Decoding happens in chunks of about config.INGEST_CHUNK_TOKENS tokens, one worker job
-    each, so requests and other sessions' work run in between.
+    each, so requests and other sessions' work run in between. `accounted` counts the
+    entries already reflected in the session's counters, so that whatever goes wrong
+    later, the rest can still be counted rather than lost silently.
     """
 
+    size: int
     pending: deque[tuple[dict[str, Any], list[int]]]
     skipped: int = 0
+    dropped: int = 0
+    reason: str | None = None
+    accounted: int = 0
+
+    @property
+    def unaccounted(self) -> int:
+        return self.size - self.accounted
+
+
+def _drop(session: Session, n: int, reason: str) -> None:
+    """Count n entries as taken off the ring and dropped, and say why."""
+    c = session.counters
+    c.items_processed += n
+    c.total_dropped += n
+    session.last_drop_reason = reason
 
 
 def _prepare(state: ServerState, session: Session, entries: list[dict[str, Any]]) -> Batch:
-    """worker: tokenize a batch. In a sliding session, skip entries that would slide out
-    within this very batch rather than decode them and drop them again, and slide the
-    window once for the whole batch."""
+    """worker: tokenize a batch, setting aside entries that could never fit this session.
+    In a sliding session, skip entries that would slide out within this very batch rather
+    than decode them and drop them again, and slide the window once for the whole batch."""
+    batch = Batch(size=len(entries), pending=deque())
+    if session.deleted:
+        return batch
     engine = state.require_engine()
-    items = [(e, engine.tokenize(render_entry(session.type, e))) for e in entries]
+    capacity = session.entry_capacity()
+    items: list[tuple[dict[str, Any], list[int]]] = []
+    for index, entry in enumerate(entries):
+        try:
+            tokens = engine.tokenize(render_entry(session.type, entry))
+        except Exception as exc:  # one entry must never take the batch with it
+            log.warning("entry of %s not ingested: %s", session.id, type(exc).__name__)
+            batch.dropped += 1
+            batch.reason = f"an entry could not be rendered ({type(exc).__name__}); dropped"
+            continue
+        if len(tokens) > capacity:
+            batch.dropped += 1
+            batch.reason = (f"entry {index} of a batch takes {len(tokens)} tokens; at most "
+                            f"{max(capacity, 0)} fit one entry of this session: dropped")
+            continue
+        items.append((entry, tokens))
     if not session.window_size:
-        return Batch(deque(items))
+        batch.pending.extend(items)
+        return batch
     kept = session.newest_that_fit(items[-session.window_size:], session.headroom())
     with contextlib.suppress(ContextFullError):  # the chunks report it as they come
         session.slide_for(engine, kept)
-    return Batch(deque(kept), skipped=len(items) - len(kept))
+    batch.pending.extend(kept)
+    batch.skipped = len(items) - len(kept)
+    return batch
 
 
 def _ingest_chunk(state: ServerState, session: Session, batch: Batch) -> None:
@@ -120,18 +173,32 @@ def _ingest_chunk(state: ServerState, session: Session, batch: Batch) -> None:
         chunk.append(item)
         n_tokens += len(item[1])
     skipped, batch.skipped = batch.skipped, 0
+    dropped, batch.dropped = batch.dropped, 0
+    batch.accounted += len(chunk) + skipped + dropped
     if session.deleted:
         return
     engine = state.require_engine()
     started = time.perf_counter()
+    full = False
     try:
-        ingested, rejected = session.ingest(engine, chunk)
+        ingested, rejected, slid = session.ingest(engine, chunk)
+        skipped += slid
+        full = rejected > 0
     except ContextFullError as exc:
         ingested, rejected = 0, len(chunk)
-        session.ingest_error = exc.message
-    if rejected:
+        if session.window_size:  # a sliding session is never full for good
+            batch.reason = f"{exc.message}: {len(chunk)} entries dropped"
+        else:
+            full = True
+            session.ingest_error = exc.message
+    except Exception as exc:  # e.g. a decode failure: drop this chunk, keep the session
+        log.warning("chunk of %s not ingested: %s", session.id, exc)
+        ingested, rejected = 0, len(chunk)
+        batch.reason = f"{len(chunk)} entries could not be decoded ({exc}); dropped"
+    if full:
         # The context is full: the rest of the batch would not fit either.
         rejected += len(batch.pending)
+        batch.accounted += len(batch.pending)
         batch.pending.clear()
     elapsed_us = int((time.perf_counter() - started) * 1e6)
     c = session.counters
@@ -139,10 +206,12 @@ def _ingest_chunk(state: ServerState, session: Session, batch: Batch) -> None:
     # Rejected and skipped entries count as processed (taken off the ring); rejected
     # ones also as dropped, so a client waiting for items_processed >= total_enqueued
     # is not left hanging.
-    c.items_processed += ingested + rejected + skipped
-    c.total_dropped += rejected
+    c.items_processed += ingested + skipped
     c.total_process_time_us += elapsed_us
     session.last_inject_us = elapsed_us
+    if rejected or dropped:
+        _drop(session, rejected + dropped,
+              (session.ingest_error if full else batch.reason) or "entries dropped")
     if ingested:
         session.data_version += 1
         session.hub.publish({
@@ -151,9 +220,9 @@ def _ingest_chunk(state: ServerState, session: Session, batch: Batch) -> None:
             "data_count": session.data_count,
             "pos_next": session.n_tokens,
         })
-    if rejected:
+    if full:
         session.hub.publish({"type": "error", "message": session.ingest_error,
-                             "code": "context_length_exceeded"})
+                             "code": 400})
 
 
 class IngestProcessor:
@@ -172,7 +241,6 @@ class IngestProcessor:
 
     async def _run(self) -> None:
         session = self.session
-        worker = self.state.worker
         while not session.deleted:
             await self._wakeup.wait()
             self._wakeup.clear()
@@ -180,17 +248,28 @@ class IngestProcessor:
             try:
                 while session.ring and not session.deleted:
                     n = min(len(session.ring), config.MAX_ENTRIES_PER_BATCH)
-                    entries = [session.ring.popleft() for _ in range(n)]
-                    batch = await worker.background(_prepare, self.state, session, entries)
-                    while (batch.pending or batch.skipped) and not session.deleted:
-                        await worker.background(_ingest_chunk, self.state, session, batch)
+                    await self._ingest([session.ring.popleft() for _ in range(n)])
                     await self._refresh_flash()
                 await self._refresh_flash()
-            except Exception:
-                log.exception("ingest processor failed for %s", session.id)
-                session.ingest_error = "internal error while ingesting; see server log"
             finally:
                 self.running = False
+
+    async def _ingest(self, entries: list[dict[str, Any]]) -> None:
+        session = self.session
+        worker = self.state.worker
+        batch: Batch | None = None
+        try:
+            batch = await worker.background(_prepare, self.state, session, entries)
+            while (batch.pending or batch.skipped or batch.dropped) and not session.deleted:
+                await worker.background(_ingest_chunk, self.state, session, batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("ingest failed for %s", session.id)
+            lost = len(entries) if batch is None else batch.unaccounted
+            if lost and not session.deleted:
+                _drop(session, lost, f"{lost} entries could not be ingested "
+                      f"({type(exc).__name__}; see the server log); dropped")
 
     async def _refresh_flash(self) -> None:
         session = self.session
@@ -200,7 +279,12 @@ class IngestProcessor:
         for query_id in list(session.flash):
             if session.deleted:
                 return
-            await self.state.worker.background(flash.evaluate, engine, session, query_id)
+            try:
+                await self.state.worker.background(flash.evaluate, engine, session, query_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("flash query %d of %s failed", query_id, session.id)
 
     def stop(self) -> None:
         self.task.cancel()

@@ -63,7 +63,7 @@ async def messages(request: Request) -> Response:
     choice_none = (body.tool_choice or {}).get("type") == "none"
     forced = None if choice_none else forced_tool(body.tool_choice, tools)
     prefill = tool_prefill(forced) if forced is not None else ""
-    job = chat_job(state, body.session_id, rendered + prefill)
+    job = await chat_job(state, body.session_id, rendered + prefill)
     max_tokens = clamp_generate_tokens(body.max_tokens)
     stop = list(body.stop_sequences or []) + (["</tool_call>"] if prefill else [])
     model = body.model or state.config.model_name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,20 +20,25 @@ from .errors import APIError
 from .events import CLOSED_TYPE
 from .sessions import Session
 from .state import ServerState
-from .web import SSE_HEADERS, sse
+from .web import SSE_HEADERS, loads_checked, sse
 
 SSE_TYPES = {"data_updated", "flash_ready"}
 WS_TYPES = {"data_updated", "flash_ready", "error", "push_ack", "pong"}
 WS_UNKNOWN_SESSION = 4404
+WS_INTERNAL_ERROR = 1011
+
+log = logging.getLogger("layerscale.localserver")
 
 
 def _connected(state: ServerState, session: Session) -> dict[str, Any]:
+    """flash_queries is the count (the protocol's clients type it as an integer); the
+    queries themselves are one GET .../flash away."""
     processor = state.processors.get(session.id)
     return {
         "session_id": session.id,
         "data_version": session.data_version,
         "streaming": processor is not None and not processor.task.done(),
-        "flash_queries": [fq.public() for fq in session.flash.values()],
+        "flash_queries": len(session.flash),
     }
 
 
@@ -87,13 +93,26 @@ async def websocket(ws: WebSocket) -> None:
         await ws.send_text(json.dumps({"type": "connected", "data": _connected(state, session)}))
         writer = asyncio.create_task(_write(ws, queue, send_lock))
         while True:
-            text = await ws.receive_text()
-            reply = _handle(state, session, text)
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:
+                reply = _error(400, "binary frames are not supported: send JSON text frames",
+                               "binary_frame")
+            else:
+                reply = await _handle(state, session, text)
             if reply is not None:
                 async with send_lock:
                     await ws.send_text(_frame(reply))
     except (WebSocketDisconnect, RuntimeError):
-        pass
+        pass  # the peer went away (RuntimeError: a send after the close)
+    except Exception:
+        # A socket that must close says why: 1011 with a reason, never a bare drop.
+        log.exception("websocket of %s failed", session.id)
+        async with send_lock:
+            with contextlib.suppress(Exception):
+                await ws.close(WS_INTERNAL_ERROR, "internal server error")
     finally:
         session.hub.unsubscribe(queue)
         if writer is not None:
@@ -102,14 +121,23 @@ async def websocket(ws: WebSocket) -> None:
                 await writer
 
 
-def _handle(state: ServerState, session: Session, text: str) -> dict[str, Any] | None:
+def _error(status: int, message: str, code: str | None) -> dict[str, Any]:
+    """An error frame: `code` is an integer (HTTP-style status: the protocol's clients
+    type it so), the protocol's string code goes along as error_code."""
+    return {"type": "error", "message": message, "code": status, "error_code": code}
+
+
+async def _handle(state: ServerState, session: Session, text: str) -> dict[str, Any] | None:
     try:
-        message = json.loads(text)
-    except json.JSONDecodeError:
-        return {"type": "error", "message": "frame is not valid JSON", "code": "invalid_json"}
+        if len(text) > config.OFFLOOP_JSON_BYTES:
+            message = await asyncio.to_thread(loads_checked, text)
+        else:
+            message = loads_checked(text)
+    except APIError as exc:
+        return _error(exc.status, f"frame: {exc.message.removeprefix('request body ')}",
+                      exc.code)
     if not isinstance(message, dict):
-        return {"type": "error", "message": "frame must be a JSON object",
-                "code": "invalid_frame"}
+        return _error(400, "frame must be a JSON object", "invalid_frame")
     kind = message.get("type")
     if kind == "ping":
         return {"type": "pong"}
@@ -118,11 +146,11 @@ def _handle(state: ServerState, session: Session, text: str) -> dict[str, Any] |
             entries = validate_entries(session.type, message.get("data"))
             result = ingest.push(state, session, entries)
         except APIError as exc:
-            return {"type": "error", "message": exc.message, "code": exc.code}
+            return _error(exc.status, exc.message, exc.code)
         return {"type": "push_ack", "pushed": result["pushed"], "dropped": result["dropped"],
                 "queue_size": result["queue_size"]}
-    return {"type": "error", "message": f"unknown frame type {kind!r}",
-            "code": "unknown_type"}
+    shown = kind if isinstance(kind, str) and len(kind) <= 64 else type(kind).__name__
+    return _error(400, f"unknown frame type {shown!r}", "unknown_type")
 
 
 async def _write(ws: WebSocket, queue: asyncio.Queue[dict[str, Any]],

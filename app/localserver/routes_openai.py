@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import config
+from . import config, prompts
 from .chat import forced_tool, normalize_messages, parse_tool_calls, tool_prefill
 from .errors import APIError
 from .generation import (
@@ -75,7 +75,7 @@ async def chat_completions(request: Request) -> Response:
     rendered = state.template.render(normalize_messages(body.messages), tools)
     forced = forced_tool(body.tool_choice, tools) if body.tool_choice != "none" else None
     prefill = tool_prefill(forced) if forced is not None else ""
-    job = chat_job(state, body.session_id, rendered + prefill)
+    job = await chat_job(state, body.session_id, rendered + prefill)
     max_tokens = clamp_generate_tokens(body.max_completion_tokens or body.max_tokens)
     stop = stop_list(body.stop) + (["</tool_call>"] if prefill else [])
     model = body.model or state.config.model_name
@@ -149,7 +149,9 @@ async def completions(request: Request) -> Response:
     state = _state(request)
     engine = state.require_engine()
     body = await parse(request, CompletionRequest)
-    tokens = engine.tokenize(body.prompt, add_special=engine.add_bos, parse_special=True)
+    tokens = await prompts.tokenize(engine, body.prompt,
+                                    limit=prompts.char_limit(state.config.ctx_size),
+                                    param="prompt", add_special=engine.add_bos)
     if not tokens:
         raise APIError(400, "prompt is empty", code="empty_prompt", param="prompt")
     job = ChatJob(state, None, tokens)

@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import config, flash, ingest
+from . import config, flash, ingest, prompts
 from .chat import forced_tool, normalize_messages, parse_tool_calls, tool_prefill
+from .engine import Engine
 from .entries import validate_entries
 from .errors import APIError, not_found
 from .generation import (
@@ -20,6 +21,7 @@ from .generation import (
     run_for_client,
     submit,
 )
+from .prompts import char_limit, check_length
 from .schemas import (
     AppendRequest,
     FlashRequest,
@@ -44,6 +46,17 @@ def _session(request: Request) -> tuple[ServerState, Session]:
     return state, state.sessions().get(request.path_params["session_id"])
 
 
+def _alive(session: Session) -> None:
+    """After any await (a body arriving, tokenizing): the session may be gone by now, and
+    its sequence id may already belong to a new session."""
+    if session.deleted:
+        raise not_found("session", session.id)
+
+
+def _limit(state: ServerState) -> int:
+    return char_limit(state.config.ctx_size)
+
+
 class _InUse:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -61,12 +74,25 @@ async def init_session(request: Request) -> Response:
     state = _state(request)
     engine = state.require_engine()
     body = await parse(request, InitRequest)
+    limit = _limit(state)
+    check_length(body.prompt or "", limit, "prompt")
+    if len(body.flash or []) > config.MAX_FLASH_QUERIES:
+        raise APIError(400, f"a session holds at most {config.MAX_FLASH_QUERIES} flash "
+                       f"queries; {len(body.flash or [])} given", code="flash_query_limit",
+                       param="flash")
+    questions = [await prompts.tokenize(engine, spec.query, limit=limit,
+                                        param=f"flash[{i}].query")
+                 for i, spec in enumerate(body.flash or [])]
     registry = state.sessions()
     assert state.loop is not None
     session = registry.create(body.type, body.context, body.window_size or 0, state.loop)
     try:
-        for spec in body.flash or []:
-            flash.register(engine, session, spec.query, spec.max_tokens)
+        for i, (spec, tokens) in enumerate(zip(body.flash or [], questions, strict=True)):
+            try:
+                flash.register(session, spec.query, tokens, spec.max_tokens)
+            except APIError as exc:
+                exc.param = f"flash[{i}].{exc.param}" if exc.param else f"flash[{i}]"
+                raise
         await state.worker.call(session.init_prompt, engine, body.prompt or "")
     except BaseException:
         _discard(state, session)
@@ -100,8 +126,13 @@ def _discard(state: ServerState, session: Session) -> None:
         processor.stop()
     session.ring.clear()
     session.hub.close()
-    state.worker.submit(state.require_engine().seq_clear, session.seq)
+    state.worker.submit(_clear, state.require_engine(), session.seq)
     registry.release(session.seq)
+
+
+def _clear(engine: Engine, seq: int) -> None:
+    """worker: forget a deleted session's positions (queued ahead of its seq's next owner)."""
+    engine.seq_clear(seq)
 
 
 async def list_sessions(request: Request) -> Response:
@@ -127,6 +158,8 @@ async def delete_session(request: Request) -> Response:
 async def append(request: Request) -> Response:
     state, session = _session(request)
     body = await parse(request, AppendRequest)
+    check_length(body.text, _limit(state), "text")
+    _alive(session)
     with _InUse(session):
         added = await state.worker.call(session.append_text, state.require_engine(), body.text)
     return JSONResponse({"n_tokens_added": added, "total_tokens": session.n_tokens,
@@ -136,6 +169,7 @@ async def append(request: Request) -> Response:
 async def mark_prefix(request: Request) -> Response:
     _, session = _session(request)
     await read_json(request)  # body is {} but must still be well-formed and bounded
+    _alive(session)
     session.prefix_end = session.n_tokens
     session.touch()
     return JSONResponse({"prefix_end": session.prefix_end,
@@ -147,7 +181,7 @@ async def push(request: Request) -> Response:
     state, session = _session(request)
     body = await parse(request, PushRequest)
     entries = validate_entries(session.type, body.data)
-    return JSONResponse(ingest.push(state, session, entries))
+    return JSONResponse(ingest.push(state, session, entries))  # 404 if deleted meanwhile
 
 
 async def stream_status(request: Request) -> Response:
@@ -163,7 +197,11 @@ async def stats(request: Request) -> Response:
 async def add_flash(request: Request) -> Response:
     state, session = _session(request)
     body = await parse(request, FlashRequest)
-    fq = flash.register(state.require_engine(), session, body.query, body.max_tokens)
+    flash.check_room(session)
+    tokens = await prompts.tokenize(state.require_engine(), body.query, limit=_limit(state),
+                                    param="query")
+    _alive(session)
+    fq = flash.register(session, body.query, tokens, body.max_tokens)
     processor = state.processors.get(session.id)
     if processor is not None and session.data_count:
         processor.wake()  # answer it now rather than after the next push
@@ -217,6 +255,7 @@ async def generate(request: Request) -> Response:
     state, session = _session(request)
     engine = state.require_engine()
     body = await parse(request, GenerateRequest)
+    _alive(session)
     if body.prompt is not None and body.messages is not None:
         raise APIError(400, "send either prompt or messages, not both", code="invalid_request",
                        param="messages")
@@ -239,11 +278,13 @@ async def generate(request: Request) -> Response:
             prefill = tool_prefill(forced)
             rendered += prefill
             stop = [*stop, "</tool_call>"]
-        plan = plan_rendered(engine, session, rendered)
+        plan = await plan_rendered(state, session, rendered)
     elif body.prompt is not None:
-        plan = PromptPlan(engine.tokenize(body.prompt, parse_special=True))
+        plan = PromptPlan(await prompts.tokenize(engine, body.prompt, limit=_limit(state),
+                                                 param="prompt"))
     else:
         plan = PromptPlan([])
+    _alive(session)
     sure_gap = config.FAST_ANSWER_GAP if body.fast_answer else None
 
     def finish(result: QueryResult) -> dict[str, Any]:
@@ -297,7 +338,9 @@ async def generate(request: Request) -> Response:
                     else:
                         yield sse({"done": True} | finish(item))
             except APIError as exc:
-                yield sse({"done": True, "error": exc.body()["error"]})
+                # text and n_tokens too: clients read any done frame as the final answer.
+                yield sse({"done": True, "text": "", "n_tokens": 0, "finish_reason": "error",
+                           "error": exc.body()["error"]})
 
     return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)
 

@@ -64,7 +64,8 @@ class GenerateRequest(_Body):
     tool_choice: str | dict[str, Any] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     fast_answer: bool = False
-    clear_after: bool = True
+    # The official client types it as an int (0/1); any true value clears.
+    clear_after: bool | int = True
     stop: str | list[str] | None = None
     stream: bool = False
 

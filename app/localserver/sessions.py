@@ -57,8 +57,10 @@ class FlashQuery:
             "has_answer": self.has_answer,
             "value": self.value,
             "data_version": self.data_version,
-            "confidence": self.confidence,
-            "evaluated_at": self.evaluated_at,
+            # Numbers even before the first answer (has_answer says whether there is one):
+            # the protocol's clients require a float and integer unix seconds here.
+            "confidence": self.confidence or 0.0,
+            "evaluated_at": unix_seconds(self.evaluated_at),
         }
 
     def ready_event(self) -> dict[str, Any]:
@@ -68,9 +70,13 @@ class FlashQuery:
             "query": self.query,
             "value": self.value,
             "data_version": self.data_version,
-            "confidence": self.confidence,
-            "evaluated_at": self.evaluated_at,
+            "confidence": self.confidence or 0.0,
+            "evaluated_at": unix_seconds(self.evaluated_at),
         }
+
+
+def unix_seconds(moment: float | None) -> int:
+    return int(moment) if moment else 0
 
 
 @dataclass
@@ -107,7 +113,10 @@ class Session:
     ring: deque[dict[str, Any]] = field(default_factory=deque)
     ring_capacity: int = config.QUEUE_CAPACITY
     counters: IngestCounters = field(default_factory=IngestCounters)
+    # Set when the context is full (no window): later pushes are refused with it.
     ingest_error: str | None = None
+    # Why entries were last dropped while the session went on ingesting.
+    last_drop_reason: str | None = None
     created_at: float = field(default_factory=time.time)
     last_used_at: float = field(default_factory=time.time)
     last_inject_us: int = 0
@@ -156,8 +165,8 @@ class Session:
             "prefix_end": self.prefix_end,
             "last_inject_us": self.last_inject_us,
             "cache_usage": self.n_tokens / self.context if self.context else 0.0,
-            "created_at": self.created_at,
-            "last_used_at": self.last_used_at,
+            "created_at": unix_seconds(self.created_at),
+            "last_used_at": unix_seconds(self.last_used_at),
             "in_use": self.in_use > 0,
         }
 
@@ -178,6 +187,16 @@ class Session:
 
     # -- worker: KV edits ----------------------------------------------------------------------
 
+    def check_alive(self) -> None:
+        """worker: refuse to touch the sequence of a deleted session. Delete frees the
+        sequence id at once, and the request lane is FIFO: a job queued before the
+        delete (say, a generate whose body was still arriving) runs after the delete
+        and before anything of the sequence's next owner, so this check at the start of
+        every job is what keeps it from decoding into (or cleaning up) that owner's
+        positions. A job already running when the delete came finishes first."""
+        if self.deleted:
+            raise not_found("session", self.id)
+
     def _push_segment(self, engine: Engine, segment: Segment) -> None:
         engine.decode(self.seq, segment.tokens, self.n_tokens, want_logits=False)
         self.segments.append(segment)
@@ -186,6 +205,7 @@ class Session:
 
     def init_prompt(self, engine: Engine, prompt: str) -> None:
         """worker: decode the system prompt (with BOS when the model wants one)."""
+        self.check_alive()
         tokens = engine.tokenize(prompt, add_special=engine.add_bos, parse_special=True)
         if len(tokens) > self.context:
             raise ContextFullError(
@@ -196,6 +216,7 @@ class Session:
 
     def append_text(self, engine: Engine, text: str) -> int:
         """worker: append free text after whatever the session holds."""
+        self.check_alive()
         tokens = engine.tokenize(text, add_special=engine.add_bos and not self.n_tokens,
                                  parse_special=True)
         if not tokens:
@@ -266,15 +287,20 @@ class Session:
         self.kv_version += 1
 
     def ingest(self, engine: Engine, entries: list[tuple[dict[str, Any], list[int]]]
-               ) -> tuple[int, int]:
-        """worker: add entries to the data region; returns (ingested, rejected).
+               ) -> tuple[int, int, int]:
+        """worker: add entries to the data region; returns (ingested, rejected, slid):
+        every entry given is one of the three.
 
-        Decodes only the new tokens. With a window, the oldest entries slide out first;
+        Decodes only the new tokens. With a window, the oldest entries slide out first
+        (those of this very call that would slide out at once are skipped: `slid`);
         without one, entries that no longer fit are rejected and the session reports it.
         """
+        self.check_alive()
         headroom = self.headroom()
+        n_given = len(entries)
         if self.window_size:
             entries = self.newest_that_fit(entries[-self.window_size:], headroom)
+        slid = n_given - len(entries)
         accepted: list[tuple[dict[str, Any], list[int]]] = []
         separator = self._separator(engine) if entries else []
         n_new = len(separator)
@@ -304,7 +330,17 @@ class Session:
                 f"session context is full ({self.n_tokens} of {self.context} tokens, "
                 f"{headroom} kept for flash queries): {rejected} entries rejected; set "
                 "window_size to slide the data region")
-        return len(accepted), rejected
+        return len(accepted), rejected, slid
+
+    def entry_capacity(self) -> int:
+        """Tokens one entry may take at most in this session: what the data region could
+        hold if it were empty of entries that can leave (all of them without a window:
+        an entry larger than this is the entry's fault, not a full session)."""
+        movable = self._slidable() if self.window_size else [
+            i for i, seg in enumerate(self.segments) if seg.kind == "entry"]
+        fixed = self.n_tokens - sum(len(self.segments[i].tokens) for i in movable)
+        # One token of margin for the newline that may separate data from a prompt.
+        return min(config.MAX_ENTRY_TOKENS, self.context - self.headroom() - fixed - 1)
 
     def _overflow(self, n_entries: int) -> int:
         """Entries that must slide out so n_entries more fit the window (0 without one)."""
@@ -314,7 +350,7 @@ class Session:
                   ) -> None:
         """worker: in a sliding session, make room for a whole batch at once, so that its
         chunks decode without sliding again one by one (each slide shifts the KV cache)."""
-        if not self.window_size or not entries:
+        if not self.window_size or not entries or self.deleted:
             return
         n_new = len(self._separator(engine)) + sum(len(t) for _, t in entries)
         self._make_room(engine, n_new, self.headroom(), self._overflow(len(entries)))
@@ -358,6 +394,7 @@ class Session:
         keep: bool = False,
     ) -> QueryResult:
         """worker: decode a question after the data, answer greedily, then roll back."""
+        self.check_alive()
         start = self.n_tokens
         if not prompt_tokens:
             if not self.n_tokens:
@@ -439,7 +476,8 @@ class SessionRegistry:
         if not self._free_seqs:
             raise APIError(
                 429, f"too many sessions: the pool holds at most {self.pool_size}; delete one "
-                "first", code="session_limit")
+                "first", code="session_limit",
+                headers={"Retry-After": config.SESSION_LIMIT_RETRY_AFTER})
         seq = self._free_seqs.pop(0)
         session = Session(
             id=f"sess_{uuid.uuid4().hex[:24]}",

@@ -21,8 +21,8 @@ Entry = dict[str, Any]
 CRITICAL_SEVERITY = 4
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 def _episodes(flags: Sequence[bool]) -> int:
@@ -37,9 +37,9 @@ def _episodes(flags: Sequence[bool]) -> int:
 def ohlcv_stats(entries: Sequence[Entry]) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "ohlcv", "count": len(entries)}
     if not entries:
-        return out | dict.fromkeys(
-            ("max_high", "max_high_index", "min_low", "min_low_index", "max_volume",
-             "first_open", "last_close", "avg_close", "change", "change_pct"))
+        return out | {"max_high": 0.0, "max_high_index": 0, "min_low": 0.0,
+                      "min_low_index": 0, "max_volume": 0.0, "first_open": 0.0,
+                      "last_close": 0.0, "avg_close": 0.0, "change": 0.0, "change_pct": 0.0}
     highs = [e["h"] for e in entries]
     lows = [e["l"] for e in entries]
     max_high_index = max(range(len(highs)), key=highs.__getitem__)
@@ -63,9 +63,9 @@ def ohlcv_stats(entries: Sequence[Entry]) -> dict[str, Any]:
 def iot_stats(entries: Sequence[Entry]) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "iot", "count": len(entries)}
     if not entries:
-        return out | dict.fromkeys(
-            ("last_sensor", "last_value", "min_value", "max_value", "avg_value")
-        ) | {"threshold_breaches": 0, "breach_rate": 0.0}
+        return out | {"last_sensor": "", "last_value": 0.0, "min_value": 0.0,
+                      "max_value": 0.0, "avg_value": 0.0, "threshold_breaches": 0,
+                      "breach_rate": 0.0}
     values = [e["val"] for e in entries]
     breaches = sum(1 for e in entries if e["val"] < e["lo"] or e["val"] > e["hi"])
     return out | {
@@ -86,9 +86,9 @@ def _heading_delta(a: float, b: float) -> float:
 def spatial_stats(entries: Sequence[Entry]) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "spatial", "count": len(entries)}
     if not entries:
-        return out | {"current_position": None, "current_speed": None, "current_heading": None,
-                      "total_distance": 0.0, "max_speed": None, "avg_speed": None,
-                      "max_turn_rate": 0.0}
+        return out | {"current_position": {"x": 0.0, "y": 0.0, "z": 0.0},
+                      "current_speed": 0.0, "current_heading": 0.0, "total_distance": 0.0,
+                      "max_speed": 0.0, "avg_speed": 0.0, "max_turn_rate": 0.0}
     last = entries[-1]
     distance = 0.0
     max_turn = 0.0
@@ -121,11 +121,11 @@ def event_stats(entries: Sequence[Entry]) -> dict[str, Any]:
         "type": "event",
         "count": len(entries),
         "total_event_count": sum(e["cnt"] for e in entries),
-        "max_severity": max((e["sev"] for e in entries), default=None),
+        "max_severity": max((e["sev"] for e in entries), default=0),
         "critical_events": sum(1 for e in entries if e["sev"] >= CRITICAL_SEVERITY),
         "unique_sources": len({e["src"] for e in entries}),
         "unique_categories": len(per_category),
-        "top_category": top[0][0] if top else None,
+        "top_category": top[0][0] if top else "",
         "top_category_count": top[0][1] if top else 0,
     }
 
@@ -147,8 +147,10 @@ def vitals_stats(entries: Sequence[Entry]) -> dict[str, Any]:
         "fever_episodes": _episodes([_is_fever(e["temp"]) for e in entries]),
     }
     if not entries:
-        return out | {"current": None, "avg_heart_rate": None, "avg_map": None,
-                      "min_spo2": None, "max_temp": None, "alerts": alerts}
+        return out | {"current": {"hr": 0.0, "bp": "0/0", "spo2": 0.0, "temp": 0.0,
+                                  "map": 0.0},
+                      "avg_heart_rate": 0.0, "avg_map": 0.0, "min_spo2": 0.0, "max_temp": 0.0,
+                      "alerts": alerts}
     last = entries[-1]
     return out | {
         "current": {
@@ -176,4 +178,18 @@ STATS: dict[str, Callable[[Sequence[Entry]], dict[str, Any]]] = {
 
 
 def compute_stats(stream_type: str, entries: Sequence[Entry]) -> dict[str, Any]:
-    return STATS[stream_type](entries)
+    """Statistics of an empty window are numbers too (0, "" for names), never null: the
+    protocol's clients require them. Entry values are bounded at push time, but a ratio
+    (change_pct over a first open of 1e-300) can still overflow: non-finite becomes 0."""
+    return _finite(STATS[stream_type](entries))
+
+
+def _finite(stats: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            value = _finite(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            value = 0.0
+        out[key] = value
+    return out

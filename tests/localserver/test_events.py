@@ -62,7 +62,7 @@ def test_sse_streams_connected_data_updated_and_flash_ready(
     assert kinds[0] == "connected" and "data_updated" in kinds and kinds[-1] == "flash_ready"
     assert names == kinds
     connected = events[0]
-    assert connected["data_version"] == 0 and connected["flash_queries"][0]["query"] == QUESTION
+    assert connected["data_version"] == 0 and connected["flash_queries"] == 1
     updated = next(e for e in events if e["type"] == "data_updated")
     assert updated["data_version"] == 1 and updated["data_count"] == 2
     assert updated["pos_next"] == api.state(sid)["pos_next"]
@@ -94,11 +94,15 @@ def test_websocket_push_ping_events(api: Api, local_server: RunningServer) -> No
         del bad[0]["c"]
         ws.send(json.dumps({"type": "push", "data": bad}))
         err = _recv_until(ws, "error", seen)["data"]
-        assert "data[0].c" in err["message"] and err["code"] == "missing_field"
+        # code is an integer status (the official client's type), error_code the reason.
+        assert "data[0].c" in err["message"] and err["code"] == 422
+        assert err["error_code"] == "missing_field"
         ws.send("not json")
-        assert _recv_until(ws, "error", seen)["data"]["code"] == "invalid_json"
+        err = _recv_until(ws, "error", seen)["data"]
+        assert err["code"] == 400 and err["error_code"] == "invalid_json"
         ws.send(json.dumps({"type": "dance"}))
-        assert _recv_until(ws, "error", seen)["data"]["code"] == "unknown_type"
+        err = _recv_until(ws, "error", seen)["data"]
+        assert err["code"] == 400 and err["error_code"] == "unknown_type"
     assert api.state(sid)["data_count"] == 2  # the bad push added nothing
 
 

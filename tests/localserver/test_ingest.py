@@ -17,7 +17,9 @@ def test_push_ingests_and_bumps_data_version(api: Api, http: httpx.Client) -> No
     assert set(status) == {"type", "streaming", "statistics", "data"}
     assert status["type"] == "ohlcv"
     assert set(status["streaming"]) == {"initialized", "running", "error", "queue_size",
-                                        "queue_capacity", "window_size", "process_interval_us"}
+                                        "queue_capacity", "window_size", "process_interval_us",
+                                        "error_message", "last_drop_reason"}
+    assert status["streaming"]["error"] is False and status["streaming"]["error_message"] is None
     stats = status["statistics"]
     assert stats["items_processed"] == 3 and stats["batches_processed"] >= 1
     assert stats["total_process_time_us"] > 0 and stats["avg_process_time_us"] > 0
@@ -76,7 +78,8 @@ def test_full_ring_drops_and_full_context_is_a_clear_4xx(api: Api, http: httpx.C
     assert ack["pushed"] == 4096 and ack["dropped"] == 4
     assert ack["total_dropped"] == 4
     status = api.wait_ingested(sid, 4096)
-    assert "full" in status["streaming"]["error"]
+    assert status["streaming"]["error"] is True
+    assert "full" in status["streaming"]["error_message"]
     assert status["statistics"]["items_processed"] == 4096
     assert status["statistics"]["total_dropped"] > 4
     state = api.state(sid)
@@ -115,7 +118,7 @@ def test_window_slides_when_the_context_fills(api: Api) -> None:
     assert 0 < state["data_count"] < 12
     assert state["n_tokens"] <= 256 - 64
     assert "O111 " in state["context_text"] and "O100 " not in state["context_text"]
-    assert api.status(sid)["streaming"]["error"] is None
+    assert api.status(sid)["streaming"]["error"] is False
     # Sliding re-positions the remaining tokens; the session still answers.
     assert api.generate(sid, prompt="\nLast close:", max_tokens=3)["n_tokens"] > 0
 
