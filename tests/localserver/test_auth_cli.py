@@ -88,8 +88,11 @@ def test_pool_limit_is_429_and_frees_on_delete_with_json_logs(tmp_path: Path) ->
         with httpx.Client(base_url=server.url, timeout=WAIT) as http:
             ids = [http.post("/v1/sessions/init", json={"type": "ohlcv"}).json()["session_id"]
                    for _ in range(2)]
-            err = assert_error(http.post("/v1/sessions/init", json={"type": "ohlcv"}), 429)
+            refused = http.post("/v1/sessions/init", json={"type": "ohlcv"})
+            err = assert_error(refused, 429)
             assert err["code"] == "session_limit"
+            # Clients honour Retry-After on 429 (before: none was sent).
+            assert float(refused.headers["retry-after"]) > 0
             assert http.get("/v1/sessions").json()["count"] == 2
             assert http.delete(f"/v1/sessions/{ids[0]}").status_code == 200
             again = http.post("/v1/sessions/init", json={"type": "ohlcv"})
