@@ -57,6 +57,17 @@ class SyntheticFeed(PacedFeed):
         self._block: list[Any] = []
         self._pos = 0
 
+    def backlog(self, n: int) -> list[Any]:
+        """The next `n` entries at once, unpaced (history to start a plot with); the feed
+        then continues after them."""
+        out = []
+        while len(out) < n:
+            entry = self._next_entry()
+            if entry is None:
+                break
+            out.append(entry)
+        return out
+
     def _next_entry(self) -> Any | None:
         if self._count is not None and self._emitted >= self._count:
             return None

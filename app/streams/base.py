@@ -223,6 +223,7 @@ class StreamType:
     questions: ClassVar[tuple[str, ...]]
     unit: ClassVar[str] = "entries"  # for "12 readings drawn", "speed 5 readings/s"
     interval: ClassVar[float] = 1.0  # seconds between two synthetic entries
+    demo_params: ClassVar[dict[str, Any]] = {}  # the generator's settings for the demo
 
     # ------------------------------------------------------------------ fields
     @classmethod
@@ -314,7 +315,13 @@ class StreamType:
 
     @classmethod
     def demo_questions(cls) -> tuple[str, ...]:
-        return tuple(f"\nQuestion: {q}\nAnswer:" for q in cls.questions)
+        return tuple(frame_question(q) for q in cls.questions)
+
+
+def frame_question(question: str) -> str:
+    """A flash question as the bundled model (a small chat model reading raw session text)
+    answers it: on its own line, ending in "Answer:"."""
+    return f"\nQuestion: {question}\nAnswer:"
 
 
 class Generator:

@@ -9,7 +9,7 @@ validates wire entries with.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -96,14 +96,22 @@ def random_walk(
     return t, open_, high, low, close, volume
 
 
+def _on_tick(cols: tuple[np.ndarray, ...], tick: float) -> tuple[np.ndarray, ...]:
+    """Prices rounded to `tick` (the high/low still enclosing open and close), whole volumes."""
+    t, o, h, low, c, v = cols
+    o, h, low, c = (np.round(np.round(x / tick) * tick, 8) for x in (o, h, low, c))
+    return (t, o, np.maximum(h, np.maximum(o, c)), np.minimum(low, np.minimum(o, c)), c,
+            np.round(v))
+
+
 class _WalkGenerator(Generator):
     # Generated in blocks so a fast consumer costs numpy, not Python, per candle; each
     # block's seed derives from (seed, block number) so runs repeat exactly.
     _BLOCK = 4096
 
     def __init__(self, seed: int, start: float, interval: float, price: float = 100.0,
-                 volatility: float = 0.002) -> None:
-        self.seed, self.interval = seed, interval
+                 volatility: float = 0.002, tick: float | None = None) -> None:
+        self.seed, self.interval, self.tick = seed, interval, tick
         self._next_t, self._price, self._volatility = float(start), float(price), volatility
         self._block_no = 0
         self._block: list[Candle] = []
@@ -124,6 +132,8 @@ class _WalkGenerator(Generator):
                            interval=self.interval, price=self._price,
                            volatility=self._volatility)
         self._block_no += 1
+        if self.tick is not None:
+            cols = _on_tick(cols, self.tick)
         self._block = [Candle(*row) for row in np.column_stack(cols).tolist()]
         self._pos = 0
         self._price = float(cols[4][-1])
@@ -143,6 +153,9 @@ class Ohlcv(StreamType):
                  "Is volume increasing? Answer yes or no.")
     unit = "candles"
     interval = 60.0  # one-minute bars
+    # Prices on a 0.01 tick and whole volumes, as an exchange quotes them: the model reads
+    # every digit as a token, and random-walk floats would double the cost of a candle.
+    demo_params: ClassVar[dict[str, Any]] = {"tick": 0.01}
 
     @classmethod
     def _render_fields(cls, entry: Entry) -> list[str]:

@@ -1,4 +1,9 @@
-"""The "New session" dialog: everything `POST /v1/sessions/init` takes, plus mark prefix."""
+"""The "New session" dialog: everything `POST /v1/sessions/init` takes, plus mark prefix.
+
+Each stream type brings its own system prompt and example flash questions (from the
+registry), framed so that the bundled model answers them; switching the type replaces
+them unless the user has edited them.
+"""
 
 from __future__ import annotations
 
@@ -15,45 +20,48 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.session import SessionSpec
-
-TYPES = ("ohlcv", "iot", "spatial", "event", "vitals")
-DEFAULT_PROMPT = (
-    "You are a market analyst. Each line below is one OHLCV candle (open, high, low, "
-    "close, volume), oldest first. Answer questions about the data briefly: yes or no first."
-)
-DEFAULT_QUERIES = "Is the trend bullish? Answer yes or no.\nIs volume increasing? Answer yes or no."
+from app.streams import registry
+from app.streams.base import frame_question
 
 
 class CreateSessionDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New session")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
         self.type = QComboBox()
-        self.type.addItems(TYPES)
-        self.prompt = QPlainTextEdit(DEFAULT_PROMPT)
-        self.prompt.setFixedHeight(90)
+        for stream in registry.all_types():
+            self.type.addItem(f"{stream.name} · {stream.title}", stream.name)
+        self.prompt = QPlainTextEdit()
+        self.prompt.setFixedHeight(100)
         self.context = QSpinBox(minimum=0, maximum=1_048_576, singleStep=1024, value=4096)
         self.context.setSpecialValueText("server default")
         self.context.setSuffix(" tokens")
         self.window = QSpinBox(minimum=0, maximum=1_000_000, singleStep=50, value=60)
         self.window.setSpecialValueText("no window (grow until full)")
         self.window.setSuffix(" entries")
-        self.queries = QPlainTextEdit(DEFAULT_QUERIES)
+        self.queries = QPlainTextEdit()
         self.queries.setFixedHeight(70)
+        self.frame = QCheckBox("Frame each question as \"Question: … Answer:\" (small chat "
+                               "models such as the bundled one answer yes or no then)")
+        self.frame.setChecked(True)
         self.max_tokens = QSpinBox(minimum=1, maximum=256, value=8)
         self.mark_prefix = QCheckBox("Freeze the system prompt as the prefix (mark_prefix)")
         self.mark_prefix.setChecked(True)
         hint = QLabel("One flash query per line; each is answered again after every data update.",
                       objectName="muted")
         hint.setWordWrap(True)
+        self.fields = QLabel(objectName="muted")
+        self.fields.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow("Type", self.type)
+        form.addRow("", self.fields)
         form.addRow("System prompt", self.prompt)
         form.addRow("Context", self.context)
         form.addRow("Window size", self.window)
         form.addRow("Flash queries", self.queries)
         form.addRow("", hint)
+        form.addRow("", self.frame)
         form.addRow("Answer tokens", self.max_tokens)
         form.addRow("", self.mark_prefix)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -62,11 +70,34 @@ class CreateSessionDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        self._defaults: tuple[str, str] = ("", "")
+        self.type.currentIndexChanged.connect(self._type_changed)
+        self._type_changed()
+
+    @property
+    def stream_name(self) -> str:
+        return str(self.type.currentData())
+
+    def set_type(self, name: str) -> None:
+        self.type.setCurrentIndex(self.type.findData(name))
+
+    def _type_changed(self) -> None:
+        stream = registry.get(self.stream_name)
+        # The user's own text stays; the previous type's suggestions are replaced.
+        if (self.prompt.toPlainText(), self.queries.toPlainText()) in (self._defaults,
+                                                                       ("", "")):
+            self.prompt.setPlainText(stream.demo_prompt())
+            self.queries.setPlainText("\n".join(stream.questions))
+        self._defaults = (self.prompt.toPlainText(), self.queries.toPlainText())
+        required = ", ".join(f"{f.name} ({f.label})" for f in stream.required())
+        self.fields.setText(f"Entries: {required}; timestamp optional.")
 
     def spec(self) -> SessionSpec:
         queries = tuple(q.strip() for q in self.queries.toPlainText().splitlines() if q.strip())
+        if self.frame.isChecked():
+            queries = tuple(frame_question(q) for q in queries)
         return SessionSpec(
-            type=self.type.currentText(),
+            type=self.stream_name,
             prompt=self.prompt.toPlainText().strip() or None,
             context=self.context.value() or None,
             window_size=self.window.value() or None,

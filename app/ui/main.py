@@ -1,6 +1,6 @@
 """`layerscale-dashboard` GUI entry: main(argv) -> exit code.
 
-    layerscale-dashboard [--server URL] [--demo] [--replay FILE.csv [--speed X]]
+    layerscale-dashboard [--server URL] [--demo [TYPE]] [--replay FILE.csv [--speed X]]
                          [--screenshot FILE.png --quit-after SECONDS]
 
 The window opens at once; starting the bundled server (--demo, or --replay without
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QApplication
 from app.core.dashboard import Dashboard
 from app.core.session import SessionModel, SessionSpec
 from app.secrets import resolve_key_async
+from app.streams import registry
 from app.ui import theme  # first: pins the Qt binding (see app/ui/__init__.py)
 from app.ui.main_window import MainWindow
 from app.ui.tasks import spawn
@@ -35,30 +36,29 @@ from app.ui.tasks import spawn
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8080"
-# The bundled model (SmolLM2, ChatML) reads raw session text: a ChatML system turn and a
-# "Question: ... Answer:" frame make it answer yes/no instead of continuing the data lines.
-DEMO_PROMPT = (
-    "<|im_start|>system\nYou are a market analyst. Answer briefly, starting with yes or no."
-    "<|im_end|>\n<|im_start|>user\nOHLCV candles (time, open, high, low, close, volume), "
-    "oldest first:\n"
-)
-DEMO_BACKLOG = 10  # candles played at once so the chart and the model start with some history
-DEMO_QUERIES = ("\nQuestion: Is the trend bullish? Answer yes or no.\nAnswer:",
-                "\nQuestion: Is volume increasing? Answer yes or no.\nAnswer:")
+# Entries played at once so the plot and the model start with some history: the session's
+# window's worth.
+DEMO_BACKLOG = 60
 
 
-def demo_spec() -> SessionSpec:
-    return SessionSpec(type="ohlcv", prompt=DEMO_PROMPT, context=4096, window_size=60,
-                       flash=DEMO_QUERIES, flash_max_tokens=8, mark_prefix=True)
+def demo_spec(stream_name: str = registry.DEFAULT) -> SessionSpec:
+    """The demo session of a stream type: its prompt and flash questions, framed for the
+    bundled model (app.streams)."""
+    stream = registry.get(stream_name)
+    return SessionSpec(type=stream.name, prompt=stream.demo_prompt(), context=4096,
+                       window_size=DEMO_BACKLOG, flash=stream.demo_questions(),
+                       flash_max_tokens=8, mark_prefix=True)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="layerscale-dashboard",
                                 description="Desktop dashboard for LayerScale servers.")
     p.add_argument("--server", metavar="URL", help=f"server to connect to (default {DEFAULT_URL})")
-    p.add_argument("--demo", action="store_true",
-                   help="start the bundled server if none answers, create a demo OHLCV session "
-                        "with two flash queries and feed it synthetic candles")
+    p.add_argument("--demo", nargs="?", const=registry.DEFAULT, metavar="TYPE",
+                   choices=registry.names(),
+                   help="start the bundled server if none answers, create a demo session of "
+                        f"TYPE ({', '.join(registry.names())}; default {registry.DEFAULT}) "
+                        "with two flash queries and feed it synthetic data")
     p.add_argument("--replay", metavar="FILE.csv", type=Path,
                    help="create an OHLCV session and replay this CSV file into it")
     p.add_argument("--speed", type=float, default=None,
@@ -152,8 +152,9 @@ async def run(args: argparse.Namespace) -> int:
     await closed.wait()
     for model in ephemeral:  # its id may have changed if the server lost and we recreated it
         answered = sum(q.latest is not None for q in model.board.queries.values())
-        log.info("session %s: %d candles drawn, %d of %d flash queries answered",
-                 model.session_id, len(model.store), answered, len(model.board))
+        log.info("session %s: %d %s drawn, %d of %d flash queries answered",
+                 model.session_id, len(model.store), model.stream.unit, answered,
+                 len(model.board))
         deleting = asyncio.ensure_future(dashboard.delete_session(model.session_id))
         await asyncio.wait({deleting}, timeout=5.0)  # a busy server must not hold up the quit
         if not deleting.done():
@@ -179,16 +180,10 @@ async def run(args: argparse.Namespace) -> int:
 async def start_feed_session(window: MainWindow, args: argparse.Namespace,
                              ephemeral: list[SessionModel]) -> None:
     """Create the --demo / --replay session and feed it; its id goes into `ephemeral`."""
-    from app.feeds import CsvReplayFeed, SyntheticFeed, random_walk
-    from app.streams.candles import Candle
-
-    class TickFeed(SyntheticFeed):
-        def _next_entry(self) -> Candle | None:
-            candle = super()._next_entry()
-            return None if candle is None else to_tick(candle)
+    from app.feeds import CsvReplayFeed, SyntheticFeed
 
     window.statusBar().showMessage("Creating the session…")
-    view = await window.create_session(demo_spec())
+    view = await window.create_session(demo_spec(args.demo or registry.DEFAULT))
     model = view.model
     ephemeral.append(model)
     if args.replay is not None:
@@ -199,37 +194,22 @@ async def start_feed_session(window: MainWindow, args: argparse.Namespace,
             f"Replaying {args.replay.name}: {feed.total} candles"
             + (f", {len(feed.problems)} bad rows skipped" if feed.problems else ""), 10000)
     else:
-        # Some history first, so the chart and the model have something to look at at once:
-        # straight into the outbox (pushed and drawn as acknowledged), then a paced live feed
-        # continuing from the last close.
-        t, o, h, low, c, v = random_walk(64, seed=(7, 0), start=_history_start(DEMO_BACKLOG))
-        for i in range(DEMO_BACKLOG):
-            model.outbox.put_nowait(to_tick(Candle(float(t[i]), float(o[i]), float(h[i]),
-                                                   float(low[i]), float(c[i]), float(v[i]))))
-        # One candle every 2 s: what the bundled CPU server keeps up with on a busy 2-core
+        # One entry every 2 s: what the bundled CPU server keeps up with on a busy 2-core
         # machine while it re-answers both flash queries after every batch.
+        stream = model.stream
         speed = 0.5 if args.speed is None else args.speed
-        feed = TickFeed(seed=8, speed=math.inf if speed == 0 else speed,
-                             start=float(t[DEMO_BACKLOG - 1]) + 60.0,
-                             price=float(c[DEMO_BACKLOG - 1]))
+        feed = SyntheticFeed(stream=stream.name, seed=8, speed=math.inf if speed == 0 else speed,
+                             interval=stream.interval,
+                             start=_history_start(DEMO_BACKLOG, stream.interval),
+                             **stream.demo_params)
+        # Some history first, so the plot and the model have something to look at at once:
+        # straight into the outbox (pushed and drawn as acknowledged), then the paced feed
+        # continues from there.
+        for entry in feed.backlog(DEMO_BACKLOG):
+            model.outbox.put_nowait(entry)
         view.attach_feed(feed, "synthetic")
-        window.statusBar().showMessage("Demo: synthetic candles feeding the session", 10000)
-
-
-def to_tick(candle: Any, tick: float = 0.01) -> Any:
-    """Prices on a 0.01 tick and whole volumes, as an exchange quotes them.
-
-    The model reads every digit as a token: full-precision random-walk floats would cost
-    the CPU server twice the work per candle for digits no market shows.
-    """
-    from app.streams.candles import Candle
-
-    def r(x: float) -> float:
-        return round(round(x / tick) * tick, 8)
-
-    o, c = r(candle.o), r(candle.c)
-    return Candle(candle.timestamp, o, max(r(candle.h), o, c), min(r(candle.l), o, c), c,
-                  float(round(candle.v)))
+        window.statusBar().showMessage(f"Demo: synthetic {stream.unit} feeding the session",
+                                       10000)
 
 
 def attach_launcher(window: MainWindow, controller: Any) -> None:

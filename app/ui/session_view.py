@@ -1,4 +1,5 @@
-"""One open session: chart, flash panel, link state, feed controls (a tab of the main window)."""
+"""One open session: its type's plot with the statistics beside it, flash panel, link state,
+feed controls (a tab of the main window)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ from app.core.dashboard import Dashboard
 from app.core.link import SessionRunner
 from app.core.session import Mode, SessionModel
 from app.feeds.base import Feed
-from app.streams.candles import CandleStore
 from app.ui import theme
-from app.ui.chart import CandleChart
 from app.ui.flash_panel import FlashPanel
+from app.ui.plots import make_plot
+from app.ui.stats_panel import StatsPanel
 from app.ui.tasks import spawn
 
 LINK_COLOURS = {"open": theme.OK, "connecting": theme.WARN, "reconnecting": theme.WARN,
@@ -70,8 +71,8 @@ class SessionView(QWidget):
         self.note.setWordWrap(True)
         self.note.hide()
         # --- chart and flash panel
-        # Until each type has its plot (next step), other types show an empty candle chart.
-        self.chart = CandleChart(model.store if model.type == "ohlcv" else CandleStore())
+        self.chart = make_plot(model.stream, model.store)
+        self.stats = StatsPanel(model)
         self.flash = FlashPanel(model)
         self.flash.add_requested.connect(self._add_flash)
         self.flash.remove_requested.connect(self._remove_flash)
@@ -85,17 +86,23 @@ class SessionView(QWidget):
         flash_layout.addWidget(heading)
         flash_layout.addWidget(self.flash, 1)
         # Chart above, flash answers below at full width: answers stay readable in one line.
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.chart)
+        top.addWidget(self.stats)
+        top.setStretchFactor(0, 5)
+        top.setStretchFactor(1, 1)
+        top.setSizes([900, 230])
         self.split = QSplitter(Qt.Orientation.Vertical)
-        self.split.addWidget(self.chart)
+        self.split.addWidget(top)
         self.split.addWidget(flash_box)
         self.split.setStretchFactor(0, 3)
         self.split.setStretchFactor(1, 1)
         self.split.setSizes([520, 210])
         # --- feed controls
         self.source = QComboBox()
-        self.source.addItems(["Synthetic random walk", "CSV replay…"])
+        self.source.addItems([f"Synthetic {model.stream.title.lower()}", "CSV replay…"])
         self.speed = QDoubleSpinBox(minimum=0.1, maximum=100000.0, value=2.0, decimals=1)
-        self.speed.setSuffix(" candles/s")
+        self.speed.setSuffix(f" {model.stream.unit}/s")
         self.speed.setToolTip("Feed speed; the maximum plays as fast as the link takes it")
         self.speed.valueChanged.connect(self._speed_changed)
         self.start_btn = QPushButton("Start feed")
@@ -212,6 +219,9 @@ class SessionView(QWidget):
         """Display-timer tick: redraw only what changed since the last tick."""
         m = self.model
         self.chart.refresh()
+        # Statistics are read from the server only while someone can see them.
+        m.stats_wanted = self.isVisible() and self.stats.isVisible()
+        self.stats.refresh()
         for marker in m.markers[self._markers_drawn:]:
             self.chart.add_marker(marker.timestamp, marker.label, marker.colour)
         self._markers_drawn = len(m.markers)
@@ -220,14 +230,14 @@ class SessionView(QWidget):
         since = now - self._last_tick
         if (m.version == self._seen_version and since < 0.5) or since < 0.1:
             # Text changes at most 10 times a second (a fast feed changes `version` every
-            # candle); unchanged state still re-renders twice a second for the countdowns.
+            # entry); unchanged state still re-renders twice a second for the countdowns.
             return
         self._seen_version, self._last_tick = m.version, now
         if m.session_id != self._seen_sid:
             self._seen_sid = m.session_id
             self.title_changed.emit()
         mode = {Mode.OWNED: ("fed by this dashboard", theme.ACCENT),
-                Mode.EXTERNAL: ("fed elsewhere · candles not shown", theme.MUTED),
+                Mode.EXTERNAL: (f"fed elsewhere · {m.stream.unit} not shown", theme.MUTED),
                 Mode.OBSERVE: ("observe-only feed · not sent", theme.WARN)}[m.mode]
         self.mode_chip.setText(f"<span style='color:{mode[1]}'>{mode[0]}</span>")
         self.mode_chip.setToolTip(m.session_id)
@@ -243,7 +253,7 @@ class SessionView(QWidget):
         self.outbox_chip.setVisible(m.mode is Mode.OWNED)
         self.queue_chip.setVisible(m.mode is Mode.OWNED)
         extra = f" · {m.rejected} refused" if m.rejected else ""
-        self.candles_chip.setText(f"{len(m.store):,} candles drawn{extra}")
+        self.candles_chip.setText(f"{len(m.store):,} {m.stream.unit} drawn{extra}")
         self.flash.set_writable(m.link.status != "closed")
         if m.notes:
             n = m.notes[-1]
@@ -260,7 +270,7 @@ class SessionView(QWidget):
         if feed.name:
             state = "done" if feed.done else "paused" if feed.paused else "playing"
             of = f" of {feed.total:,}" if feed.total else ""
-            self.feed_label.setText(f"{feed.name}: {state}, {feed.emitted:,}{of} candles")
+            self.feed_label.setText(f"{feed.name}: {state}, {feed.emitted:,}{of} {m.stream.unit}")
         else:
             self.feed_label.setText("no feed attached" + (
                 "" if m.mode is Mode.OWNED else " (a feed here is observe-only: drawn, not sent)"))

@@ -8,6 +8,7 @@ from typing import Any
 from app.api.errors import ServiceUnavailableError
 from app.core.problems import Problem
 from app.core.server import ServerState
+from app.streams import registry
 from app.ui.banner import Banner
 from app.ui.create_dialog import CreateSessionDialog
 
@@ -15,13 +16,14 @@ from app.ui.create_dialog import CreateSessionDialog
 def test_dialog_fields_become_the_session_spec(qtbot: Any) -> None:
     dialog = CreateSessionDialog()
     qtbot.addWidget(dialog)
-    dialog.type.setCurrentText("iot")
+    dialog.set_type("iot")
     dialog.prompt.setPlainText("  Sensor readings, one per line.  ")
     dialog.context.setValue(8192)
     dialog.window.setValue(120)
     dialog.queries.setPlainText("Is it overheating?\n\n  Is pressure rising?  \n")
     dialog.max_tokens.setValue(12)
     dialog.mark_prefix.setChecked(False)
+    dialog.frame.setChecked(False)
     assert dialog.spec().create_kwargs() == {
         "type": "iot", "prompt": "Sensor readings, one per line.", "context": 8192,
         "window_size": 120, "mark_prefix": False,
@@ -34,6 +36,22 @@ def test_dialog_fields_become_the_session_spec(qtbot: Any) -> None:
     dialog.queries.clear()
     kwargs = dialog.spec().create_kwargs()
     assert "context" not in kwargs and "window_size" not in kwargs and "flash" not in kwargs
+
+
+def test_dialog_offers_each_types_prompt_and_questions_and_keeps_edits(qtbot: Any) -> None:
+    dialog = CreateSessionDialog()
+    qtbot.addWidget(dialog)
+    for name in registry.names():
+        dialog.set_type(name)
+        stream = registry.get(name)
+        assert dialog.prompt.toPlainText() == stream.demo_prompt()
+        assert dialog.queries.toPlainText().splitlines() == list(stream.questions)
+        assert all(f.name in dialog.fields.text() for f in stream.required())
+        spec = dialog.spec()
+        assert spec.type == name and spec.flash == stream.demo_questions()
+    dialog.queries.setPlainText("Is boiler-1 too hot?")
+    dialog.set_type("iot")  # an edited question survives a change of type
+    assert dialog.queries.toPlainText() == "Is boiler-1 too hot?"
 
 
 def test_banner_shows_loading_with_countdown_then_hides(qtbot: Any) -> None:

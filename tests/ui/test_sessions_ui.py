@@ -90,7 +90,7 @@ def test_new_session_dialog_creates_it_on_the_server_and_opens_its_view(
     w = window
 
     def fill_and_accept(dialog: CreateSessionDialog) -> int:
-        dialog.type.setCurrentText("iot")
+        dialog.set_type("iot")
         dialog.prompt.setPlainText("Each line is one sensor reading.")
         dialog.context.setValue(1024)
         dialog.window.setValue(25)
@@ -106,7 +106,8 @@ def test_new_session_dialog_creates_it_on_the_server_and_opens_its_view(
     state = arun(w.dashboard.client.sessions.get(model.session_id))
     assert state.type == "iot"
     flash = arun(w.dashboard.client.sessions.list_flash(model.session_id))
-    assert [q.query for q in flash.flash_queries] == ["Is it overheating?"]
+    # Framed for the bundled model (the dialog's default)
+    assert [q.query for q in flash.flash_queries] == ["\nQuestion: Is it overheating?\nAnswer:"]
     qtbot.waitUntil(lambda: model.session_id in ids_in_table(w), timeout=10_000)
     row = w.dashboard.sessions.rows[model.session_id]
     assert row.context == 1024

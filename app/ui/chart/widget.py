@@ -318,6 +318,13 @@ class CandleChart(QWidget):
     def graphics(self) -> pg.GraphicsLayoutWidget:
         return self._view
 
+    def counts(self) -> dict[str, int]:
+        """What the chart holds and draws (the plots' common interface)."""
+        x0, x1 = self.x_range()
+        return {"candles": len(self.store), "bars": len(self._bars.get(x0, x1,
+                                                                     self._price_vb.width())),
+                "markers": len(self._markers)}
+
     def visible_bar_level(self) -> int:
         """Level of detail in use: each bar merges 2**level candles."""
         x0, x1 = self.x_range()

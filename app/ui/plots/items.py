@@ -1,0 +1,201 @@
+"""Graphics items the stream plots share: a level-of-detail line, spans, point marks.
+
+Each paints only what its view box shows, from numpy arrays, with one path per call:
+a line of a million points costs what the plot's pixel width costs (see series.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+
+from app.ui.plots.series import Series, _Column
+
+__all__ = ["LineItem", "MarksItem", "SpansItem"]
+
+
+def _view(item: pg.GraphicsObject) -> tuple[float, float, float, float, float] | None:
+    """(x0, x1, y0, y1, width_px) of the item's view box, or None outside one."""
+    vb = item.getViewBox()
+    if vb is None:
+        return None
+    (x0, x1), (y0, y1) = vb.viewRange()
+    return x0, x1, y0, y1, max(1.0, vb.width())
+
+
+class LineItem(pg.GraphicsObject):
+    """One series as a line; at most two points per pixel column are drawn."""
+
+    def __init__(self, series: Series, colour: str, width: float = 1.4) -> None:
+        super().__init__()
+        self.series = series
+        self._pen = pg.mkPen(colour, width=width)
+        self._pen.setCosmetic(True)
+        self._bounds = QRectF()
+        self._seen = -1
+        self.drawn_points = 0  # points of the last paint (tests and benchmarks read it)
+        self.level = 0
+
+    def sync(self) -> None:
+        """Call after the series grew: bounds follow, a repaint is scheduled."""
+        s = self.series
+        if s.version == self._seen:
+            return
+        self._seen = s.version
+        if len(s) and math.isfinite(s.y_min):
+            x = s.x
+            rect = QRectF(float(x[0]), s.y_min, float(x[-1] - x[0]), s.y_max - s.y_min)
+            if rect != self._bounds:
+                self.prepareGeometryChange()
+                self._bounds = rect
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def dataBounds(self, ax: int, frac: float = 1.0,
+                   orthoRange: tuple[float, float] | None = None) -> tuple[float, float] | None:
+        # pyqtgraph's auto-range asks this: y over the visible x only (the pyramid answers).
+        s = self.series
+        if not len(s):
+            return None
+        if ax == 0:
+            return float(s.x[0]), float(s.x[-1])
+        if orthoRange is None:
+            return s.y_min, s.y_max
+        return s.y_range(*orthoRange)
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        view = _view(self)
+        if view is None or not len(self.series):
+            return
+        x0, x1, _, _, px = view
+        xs, ys, self.level = self.series.line(x0, x1, int(2 * px))
+        self.drawn_points = len(xs)
+        if len(xs) < 2:
+            return
+        p.setPen(self._pen)
+        p.drawPath(pg.arrayToQPath(xs, ys, connect="finite"))
+
+
+class SpansItem(pg.GraphicsObject):
+    """Rectangles in data units: [x0, x1] by [y0, y1]; NaN y fills the view's height
+    (an episode), finite y a band (a sensor's lo/hi). Appended in time order."""
+
+    def __init__(self, colour: str, alpha: int = 40, edge: str | None = None) -> None:
+        super().__init__()
+        fill = QColor(colour)
+        fill.setAlpha(alpha)
+        self._brush = QBrush(fill)
+        self._pen = QPen(QColor(edge)) if edge else QPen(pg.mkPen(None))
+        self._pen.setCosmetic(True)
+        self._cols = [_Column() for _ in range(4)]  # x0, x1, y0, y1
+        self.drawn = 0
+
+    def __len__(self) -> int:
+        return self._cols[0].n
+
+    def add(self, x0: float, x1: float, y0: float = math.nan, y1: float = math.nan) -> None:
+        for col, v in zip(self._cols, (x0, x1, y0, y1), strict=True):
+            col.extend(np.array([v]))
+        self.prepareGeometryChange()
+        self.update()
+
+    def extend_last(self, x1: float) -> None:
+        """The newest span goes on (the band holds, the episode continues)."""
+        self._cols[1].values[-1] = x1
+        self.prepareGeometryChange()
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        if not len(self):
+            return QRectF()
+        x0, x1, y0, y1 = (c.values for c in self._cols)
+        ys = np.concatenate([y0, y1])
+        ys = ys[np.isfinite(ys)]
+        lo, hi = (float(ys.min()), float(ys.max())) if len(ys) else (0.0, 0.0)
+        return QRectF(float(x0[0]), lo, float(x1.max() - x0[0]), hi - lo)
+
+    def dataBounds(self, ax: int, frac: float = 1.0,
+                   orthoRange: tuple[float, float] | None = None) -> tuple[float, float] | None:
+        return None  # bands and episodes never widen the auto-range: the data does
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        view = _view(self)
+        if view is None or not len(self):
+            return
+        vx0, vx1, vy0, vy1, _ = view
+        x0, x1, y0, y1 = (c.values for c in self._cols)
+        shown = np.flatnonzero((x1 >= vx0) & (x0 <= vx1))
+        self.drawn = len(shown)
+        p.setPen(self._pen)
+        p.setBrush(self._brush)
+        for i in shown:
+            top = y0[i] if math.isfinite(y0[i]) else vy0
+            bottom = y1[i] if math.isfinite(y1[i]) else vy1
+            p.drawRect(QRectF(float(x0[i]), float(top), float(x1[i] - x0[i]),
+                              float(bottom - top)))
+
+
+class MarksItem(pg.GraphicsObject):
+    """Point marks (breaches, episode starts) as small crosses, thinned to one per pixel
+    column when zoomed out."""
+
+    def __init__(self, colour: str, size_px: float = 4.0) -> None:
+        super().__init__()
+        self._pen = pg.mkPen(colour, width=2)
+        self._pen.setCosmetic(True)
+        self._x, self._y = _Column(), _Column()
+        self._size = size_px
+        self.drawn = 0
+
+    def __len__(self) -> int:
+        return self._x.n
+
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        if len(x):
+            self._x.extend(np.asarray(x, dtype=np.float64))
+            self._y.extend(np.asarray(y, dtype=np.float64))
+            self.prepareGeometryChange()
+            self.update()
+
+    def boundingRect(self) -> QRectF:
+        if not len(self):
+            return QRectF()
+        x, y = self._x.values, self._y.values
+        return QRectF(float(x[0]), float(y.min()), float(x[-1] - x[0]), float(np.ptp(y)))
+
+    def dataBounds(self, ax: int, frac: float = 1.0,
+                   orthoRange: tuple[float, float] | None = None) -> tuple[float, float] | None:
+        return None
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        view = _view(self)
+        if view is None or not len(self):
+            return
+        vx0, vx1, vy0, vy1, px = view
+        x, y = self._x.values, self._y.values
+        i0 = int(np.searchsorted(x, vx0, side="left"))
+        i1 = int(np.searchsorted(x, vx1, side="right"))
+        xs, ys = x[i0:i1], y[i0:i1]
+        per_px = (vx1 - vx0) / px
+        if len(xs) > px:
+            _, first = np.unique(((xs - vx0) / per_px).astype(np.int64), return_index=True)
+            xs, ys = xs[first], ys[first]
+        self.drawn = len(xs)
+        if not len(xs):
+            return
+        vb = self.getViewBox()
+        dy = self._size * (vy1 - vy0) / max(1.0, vb.height())
+        dx = self._size * per_px
+        # Two short strokes per mark, all in one path: an x-shaped cross.
+        seg_x = np.empty(4 * len(xs))
+        seg_y = np.empty_like(seg_x)
+        seg_x[0::4], seg_x[1::4], seg_x[2::4], seg_x[3::4] = xs - dx, xs + dx, xs - dx, xs + dx
+        seg_y[0::4], seg_y[1::4], seg_y[2::4], seg_y[3::4] = ys - dy, ys + dy, ys + dy, ys - dy
+        p.setPen(self._pen)
+        p.drawPath(pg.arrayToQPath(seg_x, seg_y, connect="pairs"))
