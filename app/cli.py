@@ -17,6 +17,11 @@ def main(argv: list[str] | None = None) -> int:
         from app.localserver.__main__ import main as serve
 
         return serve(args[1:])
+    if command == "engine-check":
+        # Which instruction sets the bundled engine was built for (packaging/smoke.py).
+        from app.localserver.portability import main as engine_check
+
+        return engine_check()
     if command == "server":
         from app.launcher.cli import main as server_cli
 

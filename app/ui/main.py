@@ -30,7 +30,9 @@ from app.core.session import SessionModel, SessionSpec
 from app.secrets import resolve_key_async
 from app.streams import registry
 from app.ui import theme  # first: pins the Qt binding (see app/ui/__init__.py)
+from app.ui.icon import apply_identity
 from app.ui.main_window import MainWindow
+from app.ui.screenshot import save_screenshot, shows_answers
 from app.ui.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "quitting)")
     p.add_argument("--quit-after", metavar="SECONDS", type=float,
                    help="quit cleanly after this many seconds")
+    p.add_argument("--until-answered", action="store_true",
+                   help="with --quit-after: screenshot and quit as soon as every open session "
+                        "shows data and a flash answer (exit 3 if none came in time)")
     args = p.parse_args(argv)
     if args.speed is not None and args.speed < 0:
         p.error("--speed must be >= 0")
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "layerscale"])
     assert isinstance(app, QApplication)
-    app.setApplicationName("LayerScale Dashboard")
+    apply_identity(app)
     # Closing the window must not stop the loop under our feet: we finish on `closed`.
     app.setQuitOnLastWindowClosed(False)
     theme.apply(app)
@@ -137,15 +142,33 @@ async def run(args: argparse.Namespace) -> int:
     spawn(prepare(), on_error=failed)
 
     automated = args.quit_after is not None
+    outcome = 0
+    finished = False
     if automated:
         def finish() -> None:
-            if args.screenshot is not None:
-                save_screenshot(window, args.screenshot)
-            # No questions on an automated quit (the launcher's "leave the server running?"
-            # is for people); a server this run started is stopped below.
-            window.shutdown()
+            nonlocal outcome, finished
+            if finished:
+                return
+            finished = True
+            if args.until_answered and not shows_answers(window):
+                outcome = 3
+            try:
+                if args.screenshot is not None:
+                    save_screenshot(window, args.screenshot)
+            finally:
+                # No questions on an automated quit (the launcher's "leave the server
+                # running?" is for people); a server this run started is stopped below.
+                window.shutdown()
 
         QTimer.singleShot(int(args.quit_after * 1000), finish)
+        if args.until_answered:
+            def check() -> None:
+                if shows_answers(window):
+                    finish()
+
+            watch = QTimer(window, interval=250)
+            watch.timeout.connect(check)
+            watch.start()
     elif args.screenshot is not None:
         QTimer.singleShot(3000, lambda: save_screenshot(window, args.screenshot))
 
@@ -174,7 +197,7 @@ async def run(args: argparse.Namespace) -> int:
                 await controller.stop()
         with contextlib.suppress(Exception):
             await controller.aclose()
-    return 0
+    return outcome
 
 
 async def start_feed_session(window: MainWindow, args: argparse.Namespace,
@@ -229,16 +252,6 @@ def _history_start(n: int, interval: float = 60.0) -> float:
 
     now = math.floor(time.time() / interval) * interval
     return now - n * interval
-
-
-def save_screenshot(window: MainWindow, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    window.refresh()
-    if not window.grab().save(str(path)):
-        log.error("could not write screenshot %s", path)
-    else:
-        window.statusBar().showMessage(f"Screenshot saved to {path}", 5000)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`layerscale-dashboard --screenshot FILE --quit-after S` in a subprocess: a PNG, exit 0."""
+"""`layerscale-dashboard --screenshot FILE --quit-after S [--until-answered]` in a subprocess."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from PySide6.QtGui import QImage
 
 from app.ui import theme
 from app.ui.main import parse_args
+from app.ui.screenshot import picture_problem
 from tests.support.server import ROOT, RunningServer, start_server
 
 
@@ -36,7 +37,8 @@ def run_demo(server: RunningServer, tmp_path: Path) -> None:
     env["LAYERSCALE_LOG"] = "INFO"  # main() logs what the demo session showed when it quits
     proc = subprocess.run(
         [sys.executable, "-c", "import sys; from app.ui.main import main; sys.exit(main())",
-         "--server", server.url, "--demo", "--screenshot", str(png), "--quit-after", "6"],
+         "--server", server.url, "--demo", "--screenshot", str(png), "--quit-after", "90",
+         "--until-answered"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -46,10 +48,13 @@ def run_demo(server: RunningServer, tmp_path: Path) -> None:
     # The demo session was created, fed and drawn: candles acknowledged by the server...
     drawn = re.search(r"session sess_\w+: (\d+) candles drawn, \d+ of 2 flash queries", proc.stderr)
     assert drawn is not None and int(drawn.group(1)) >= 1, proc.stderr[-3000:]
-    # ...and visibly so: the picture holds rising and falling candle bodies.
+    # ...and visibly so: the picture holds rising and falling candle bodies...
     colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 2)
                for y in range(0, image.height(), 2)}
     assert theme.UP in colours and theme.DOWN in colours
+    # ...and, where the report says the plot and the flash panel are, candles and an
+    # answer with its confidence bar (--until-answered waited for one).
+    assert picture_problem(png) is None, picture_problem(png)
     # A server this run did not start is left running (and its demo session deleted).
     assert httpx.get(f"{server.url}/v1/health", timeout=10).status_code == 200
     listing = httpx.get(f"{server.url}/v1/sessions", timeout=10).json()
