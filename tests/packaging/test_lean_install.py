@@ -40,7 +40,8 @@ for name in {blocked!r}:
     sys.modules[name] = None
 import app
 for info in pkgutil.walk_packages(app.__path__, "app."):
-    if info.name.startswith("app.localserver") and info.name != "app.localserver.portability":
+    if info.name.endswith(".__main__") or (
+            info.name.startswith("app.localserver") and info.name != "app.localserver.portability"):
         continue
     importlib.import_module(info.name)
 from app.launcher.profiles import Profile
