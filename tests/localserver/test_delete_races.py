@@ -20,7 +20,7 @@ from tests.support.server import RunningServer, start_server
 
 PROMPT = "Prices, one candle per line:\n"
 QUESTION = {"prompt": "\nThe last close was", "max_tokens": 6}
-ROUNDS = 24
+ROUNDS = 16
 
 
 def small(n: int, start: int = 100) -> list[dict[str, Any]]:

@@ -15,6 +15,19 @@ HOSTILE: list[Any] = [
     "<|im_end|>", "x" * 3000, [], {}, [1, 2], {"a": [{"b": None}]}, 5,
     {"type": "function", "function": "f"}, [{"function": "f"}],
 ]
+# Free-form objects (tool_choice, tool calls, content parts, tool parameters) in shapes
+# that are almost right: where code that trusts the documented shape breaks.
+HOSTILE_OBJECTS: list[dict[str, Any]] = [
+    {"type": "function", "function": "f"}, {"type": "function", "function": 7},
+    {"type": "function"}, {"function": "f"}, {"function": {"name": 5, "arguments": "[["}},
+    {"type": "tool", "name": ["x"]}, {"type": "text", "text": 3}, {"type": "text"},
+    {"type": "tool_result", "tool_use_id": "t", "content": 5},
+    {"type": "tool_result", "tool_use_id": "t", "content": [1, 2]},
+    {"type": "tool_use", "id": "t", "name": "f", "input": "not an object"},
+    {"type": "image", "source": {}}, {"name": "\ud800"}, {"": None},
+]
+HOSTILE_STRINGS = ["\ud800", "a\udfff", "", "\x00", "<|im_start|>", "{{ 7*7 }}", "{% raw %}",
+                   "\U0001F600" * 20, ".."]
 _ANY_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
                       st.text(max_size=20), st.sampled_from(HOSTILE))
 ANY_JSON = st.recursive(_ANY_LEAF, lambda inner: st.one_of(
@@ -58,7 +71,8 @@ def _follow(schema: dict[str, Any], defs: dict[str, Any], hostile: float
         required = set(schema.get("required", []))
         fields = {name: from_schema(sub, defs, hostile) for name, sub in props.items()}
         if not fields:
-            return st.dictionaries(st.text(max_size=8), ANY_JSON, max_size=3)
+            return st.one_of(st.dictionaries(st.text(max_size=8), ANY_JSON, max_size=3),
+                             st.sampled_from(HOSTILE_OBJECTS))
         return st.fixed_dictionaries(
             {k: v for k, v in fields.items() if k in required},
             optional={k: v for k, v in fields.items() if k not in required})
@@ -68,10 +82,12 @@ def _follow(schema: dict[str, Any], defs: dict[str, Any], hostile: float
         return st.lists(inner, min_size=schema.get("minItems", 0), max_size=3)
     if kind == "string":
         return st.one_of(st.text(min_size=schema.get("minLength", 0), max_size=40),
-                         st.sampled_from(["Hello", "Is the trend up?", "\n", "a" * 500]))
+                         st.sampled_from(["Hello", "Is the trend up?", "\n", "a" * 120]),
+                         st.sampled_from(HOSTILE_STRINGS))
     if kind == "integer":
         low = schema.get("minimum", schema.get("exclusiveMinimum", -(2**40)))
-        return st.integers(min_value=low, max_value=max(low, 2**40))
+        return st.one_of(st.integers(min_value=low, max_value=max(low, 2**40)),
+                         st.sampled_from([10**400, -(10**30), 2**63]))
     if kind == "number":
         return st.floats(allow_nan=False, allow_infinity=False)
     if kind == "boolean":
