@@ -15,6 +15,7 @@ BENCHMARKS = {
     "client_throughput": "WebSocket push candles/s acknowledged; SSE events/s parsed",
     "chart_redraw": "chart redraw and append+redraw at 10k/100k/1M vs finplot; bytes per candle",
     "gui_lag": "GUI loop lag p50/p99 while ingesting 100k candles/s into the chart",
+    "stream_plots": "iot and vitals plots at 1M points: redraw, append+redraw vs PlotDataItem",
     "engine_build": "portable engine build vs a native one: prompt and generation tokens/s",
 }
 

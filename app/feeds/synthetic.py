@@ -59,7 +59,7 @@ class SyntheticFeed(PacedFeed):
 
     def backlog(self, n: int) -> list[Any]:
         """The next `n` entries at once, unpaced (history to start a plot with); the feed
-        then continues after them."""
+        then continues after them (`count` counts only what it plays afterwards)."""
         out = []
         while len(out) < n:
             entry = self._next_entry()

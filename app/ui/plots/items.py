@@ -35,6 +35,8 @@ class LineItem(pg.GraphicsObject):
         self.series = series
         self._pen = pg.mkPen(colour, width=width)
         self._pen.setCosmetic(True)
+        self._thin = pg.mkPen(colour, width=1)
+        self._thin.setCosmetic(True)
         self._bounds = QRectF()
         self._seen = -1
         self.drawn_points = 0  # points of the last paint (tests and benchmarks read it)
@@ -78,13 +80,21 @@ class LineItem(pg.GraphicsObject):
         self.drawn_points = len(xs)
         if len(xs) < 2:
             return
-        p.setPen(self._pen)
+        # No antialiasing, and a one-pixel pen for min/max bins: Qt strokes a wide or
+        # antialiased zigzag of a few thousand points in tens of milliseconds, a thin
+        # aliased one in well under one (measured by bench.stream_plots).
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        p.setPen(self._pen if self.level == 0 else self._thin)
         p.drawPath(pg.arrayToQPath(xs, ys, connect="finite"))
 
 
 class SpansItem(pg.GraphicsObject):
     """Rectangles in data units: [x0, x1] by [y0, y1]; NaN y fills the view's height
-    (an episode), finite y a band (a sensor's lo/hi). Appended in time order."""
+    (an episode), finite y a band (a sensor's lo/hi). Appended in time order.
+
+    Zoomed out, spans less than a pixel apart are drawn as one, so a noisy signal that
+    crosses its threshold thousands of times costs what the plot's width costs.
+    """
 
     def __init__(self, colour: str, alpha: int = 40, edge: str | None = None) -> None:
         super().__init__()
@@ -94,6 +104,8 @@ class SpansItem(pg.GraphicsObject):
         self._pen = QPen(QColor(edge)) if edge else QPen(pg.mkPen(None))
         self._pen.setCosmetic(True)
         self._cols = [_Column() for _ in range(4)]  # x0, x1, y0, y1
+        self._bounds = QRectF()
+        self._y = (math.inf, -math.inf)
         self.drawn = 0
 
     def __len__(self) -> int:
@@ -102,23 +114,24 @@ class SpansItem(pg.GraphicsObject):
     def add(self, x0: float, x1: float, y0: float = math.nan, y1: float = math.nan) -> None:
         for col, v in zip(self._cols, (x0, x1, y0, y1), strict=True):
             col.extend(np.array([v]))
-        self.prepareGeometryChange()
-        self.update()
+        if math.isfinite(y0) and math.isfinite(y1):
+            self._y = (min(self._y[0], y0, y1), max(self._y[1], y0, y1))
+        self._moved()
 
     def extend_last(self, x1: float) -> None:
         """The newest span goes on (the band holds, the episode continues)."""
         self._cols[1].values[-1] = x1
+        self._moved()
+
+    def _moved(self) -> None:
+        x0, x1 = self._cols[0].values, self._cols[1].values
+        lo, hi = self._y if math.isfinite(self._y[0]) else (0.0, 0.0)
         self.prepareGeometryChange()
+        self._bounds = QRectF(float(x0[0]), lo, float(x1[-1] - x0[0]), hi - lo)
         self.update()
 
     def boundingRect(self) -> QRectF:
-        if not len(self):
-            return QRectF()
-        x0, x1, y0, y1 = (c.values for c in self._cols)
-        ys = np.concatenate([y0, y1])
-        ys = ys[np.isfinite(ys)]
-        lo, hi = (float(ys.min()), float(ys.max())) if len(ys) else (0.0, 0.0)
-        return QRectF(float(x0[0]), lo, float(x1.max() - x0[0]), hi - lo)
+        return self._bounds
 
     def dataBounds(self, ax: int, frac: float = 1.0,
                    orthoRange: tuple[float, float] | None = None) -> tuple[float, float] | None:
@@ -128,17 +141,27 @@ class SpansItem(pg.GraphicsObject):
         view = _view(self)
         if view is None or not len(self):
             return
-        vx0, vx1, vy0, vy1, _ = view
+        vx0, vx1, vy0, vy1, px = view
         x0, x1, y0, y1 = (c.values for c in self._cols)
-        shown = np.flatnonzero((x1 >= vx0) & (x0 <= vx1))
-        self.drawn = len(shown)
+        # Spans are in time order and do not overlap: the visible ones are one slice.
+        i0 = int(np.searchsorted(x1, vx0, side="left"))
+        i1 = int(np.searchsorted(x0, vx1, side="right"))
+        x0, x1, y0, y1 = x0[i0:i1], x1[i0:i1], y0[i0:i1], y1[i0:i1]
+        if len(x0) > px / 2:
+            # Merge neighbours closer than a pixel (with the same band): one rectangle.
+            per_px = (vx1 - vx0) / px
+            same = (y0[1:] == y0[:-1]) | (np.isnan(y0[1:]) & np.isnan(y0[:-1]))
+            split = np.flatnonzero(((x0[1:] - x1[:-1]) > per_px) | ~same) + 1
+            starts = np.concatenate(([0], split))
+            ends = np.concatenate((split, [len(x0)])) - 1
+            x0, x1, y0, y1 = x0[starts], x1[ends], y0[starts], y1[starts]
+        self.drawn = len(x0)
+        top = np.where(np.isfinite(y0), y0, vy0)
+        bottom = np.where(np.isfinite(y1), y1, vy1)
         p.setPen(self._pen)
         p.setBrush(self._brush)
-        for i in shown:
-            top = y0[i] if math.isfinite(y0[i]) else vy0
-            bottom = y1[i] if math.isfinite(y1[i]) else vy1
-            p.drawRect(QRectF(float(x0[i]), float(top), float(x1[i] - x0[i]),
-                              float(bottom - top)))
+        p.drawRects([QRectF(a, t, b - a, u - t) for a, b, t, u in
+                     zip(x0.tolist(), x1.tolist(), top.tolist(), bottom.tolist(), strict=True)])
 
 
 class MarksItem(pg.GraphicsObject):
@@ -151,6 +174,8 @@ class MarksItem(pg.GraphicsObject):
         self._pen.setCosmetic(True)
         self._x, self._y = _Column(), _Column()
         self._size = size_px
+        self._lo, self._hi = math.inf, -math.inf
+        self._bounds = QRectF()
         self.drawn = 0
 
     def __len__(self) -> int:
@@ -160,14 +185,16 @@ class MarksItem(pg.GraphicsObject):
         if len(x):
             self._x.extend(np.asarray(x, dtype=np.float64))
             self._y.extend(np.asarray(y, dtype=np.float64))
+            self._lo = min(self._lo, float(np.min(y)))
+            self._hi = max(self._hi, float(np.max(y)))
+            xs = self._x.values
             self.prepareGeometryChange()
+            self._bounds = QRectF(float(xs[0]), self._lo, float(xs[-1] - xs[0]),
+                                  self._hi - self._lo)
             self.update()
 
     def boundingRect(self) -> QRectF:
-        if not len(self):
-            return QRectF()
-        x, y = self._x.values, self._y.values
-        return QRectF(float(x[0]), float(y.min()), float(x[-1] - x[0]), float(np.ptp(y)))
+        return self._bounds
 
     def dataBounds(self, ax: int, frac: float = 1.0,
                    orthoRange: tuple[float, float] | None = None) -> tuple[float, float] | None:
