@@ -119,6 +119,13 @@ class TimePlots(QWidget):
         if not last:
             plot.hideAxis("bottom")
         vb = plot.getViewBox()
+        # The view box and its child group draw nothing themselves: skipping their paint
+        # calls saves Python calls every frame (as the candle chart does); hidden axes
+        # would still follow every range change, so they are cut loose.
+        vb.setFlag(vb.GraphicsItemFlag.ItemHasNoContents, True)
+        vb.childGroup.setFlag(vb.GraphicsItemFlag.ItemHasNoContents, True)
+        for name in ("left", "top") if last else ("left", "top", "bottom"):
+            plot.getAxis(name).unlinkFromView()
         vb.setMouseEnabled(x=True, y=False)  # wheel and drag move time; y follows the data
         vb.enableAutoRange(x=False, y=True)
         vb.setAutoVisible(y=True)

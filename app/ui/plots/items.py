@@ -30,7 +30,7 @@ def _view(item: pg.GraphicsObject) -> tuple[float, float, float, float, float] |
 class LineItem(pg.GraphicsObject):
     """One series as a line; at most two points per pixel column are drawn."""
 
-    def __init__(self, series: Series, colour: str, width: float = 1.4) -> None:
+    def __init__(self, series: Series, colour: str, width: float = 1.0) -> None:
         super().__init__()
         self.series = series
         self._pen = pg.mkPen(colour, width=width)
@@ -82,7 +82,8 @@ class LineItem(pg.GraphicsObject):
             return
         # No antialiasing, and a one-pixel pen for min/max bins: Qt strokes a wide or
         # antialiased zigzag of a few thousand points in tens of milliseconds, a thin
-        # aliased one in well under one (measured by bench.stream_plots).
+        # aliased one in well under one (measured by bench.stream_plots). Wider pens (a
+        # caller's choice) cost about 2 ms per line even for a few hundred points.
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         p.setPen(self._pen if self.level == 0 else self._thin)
         p.drawPath(pg.arrayToQPath(xs, ys, connect="finite"))
@@ -165,12 +166,12 @@ class SpansItem(pg.GraphicsObject):
 
 
 class MarksItem(pg.GraphicsObject):
-    """Point marks (breaches, episode starts) as small crosses, thinned to one per pixel
-    column when zoomed out."""
+    """Point marks (breaches, episode starts) as small crosses, thinned to about two per
+    pixel column when zoomed out."""
 
     def __init__(self, colour: str, size_px: float = 4.0) -> None:
         super().__init__()
-        self._pen = pg.mkPen(colour, width=2)
+        self._pen = pg.mkPen(colour, width=1)  # thin and aliased: Qt's fast path
         self._pen.setCosmetic(True)
         self._x, self._y = _Column(), _Column()
         self._size = size_px
@@ -208,11 +209,14 @@ class MarksItem(pg.GraphicsObject):
         x, y = self._x.values, self._y.values
         i0 = int(np.searchsorted(x, vx0, side="left"))
         i1 = int(np.searchsorted(x, vx1, side="right"))
-        xs, ys = x[i0:i1], y[i0:i1]
         per_px = (vx1 - vx0) / px
-        if len(xs) > px:
-            _, first = np.unique(((xs - vx0) / per_px).astype(np.int64), return_index=True)
-            xs, ys = xs[first], ys[first]
+        step = 1
+        if i1 - i0 > 2 * px:
+            # Every k-th mark, k a power of two and the picks aligned to absolute indices:
+            # bounded work per frame, and panning keeps the same marks on screen.
+            step = 1 << math.ceil(math.log2((i1 - i0) / (2 * px)))
+            i0 = (i0 // step) * step
+        xs, ys = x[i0:i1:step], y[i0:i1:step]
         self.drawn = len(xs)
         if not len(xs):
             return
@@ -224,5 +228,6 @@ class MarksItem(pg.GraphicsObject):
         seg_y = np.empty_like(seg_x)
         seg_x[0::4], seg_x[1::4], seg_x[2::4], seg_x[3::4] = xs - dx, xs + dx, xs - dx, xs + dx
         seg_y[0::4], seg_y[1::4], seg_y[2::4], seg_y[3::4] = ys - dy, ys + dy, ys + dy, ys - dy
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         p.setPen(self._pen)
         p.drawPath(pg.arrayToQPath(seg_x, seg_y, connect="pairs"))
