@@ -50,10 +50,12 @@ def is_breach(val: float, lo: float, hi: float) -> bool:
 
 
 # (sensor id, band, resting level, noise, drift per reading): the boiler's level creeps up
-# and out of its band, then (serviced) drops back, every 300 readings; the others wander
-# inside theirs, now and then touching an edge.
+# and out of its band, then (serviced) drops back, every 150 readings (a third of them
+# outside); the others wander inside theirs, now and then touching an edge.
+_CYCLE = 150
+_PHASE = 60  # readings into its cycle the boiler starts: a demo sees it drift out soon
 _SENSORS = (
-    ("boiler-1", (60.0, 80.0), 70.0, 0.6, 0.05),
+    ("boiler-1", (60.0, 80.0), 70.0, 0.6, 0.1),
     ("pump-2", (2.0, 4.0), 3.0, 0.12, 0.0),
     ("room-3", (18.0, 24.0), 21.0, 0.25, 0.0),
 )
@@ -73,7 +75,7 @@ class _SensorGenerator(Generator):
             sid, (lo, hi), rest, noise, drift = _SENSORS[k]
             # A mean-reverting walk plus the sensor's drift; the room follows a slow cycle.
             level = self._level[k]
-            target = rest + drift * ((self._i // len(_SENSORS)) % 300)
+            target = rest + drift * ((self._i // len(_SENSORS) + _PHASE) % _CYCLE)
             level += 0.2 * (target - level) + self._rng.normal(0, noise)
             if sid.startswith("room"):
                 level += 0.08 * math.sin(self._i / 90.0)

@@ -160,11 +160,11 @@ class Vitals(StreamType):
         alerts = stats.alerts or {}
         return [
             ("readings", f"{stats.count:,}"),
-            ("now", f"HR {show(cur.get('hr'), 0)} · BP {cur.get('bp', '–')} · SpO2 "
-                    f"{show(cur.get('spo2'), 0)} · {show(cur.get('temp'), 1)} °C"),
-            ("avg HR / MAP", f"{show(stats.avg_heart_rate, 1)} / {show(stats.avg_map, 1)}"),
-            ("min SpO2 / max temp", f"{show(stats.min_spo2, 0)} / {show(stats.max_temp, 1)}"),
-            ("episodes", " · ".join(f"{name} {alerts.get(f'{name}_episodes', 0)}"
-                                    for name in ("tachycardia", "bradycardia", "hypoxia",
-                                                 "fever"))),
+            ("heart rate", f"{show(cur.get('hr'), 0)} /min (avg {show(stats.avg_heart_rate, 1)})"),
+            ("blood pressure", f"{cur.get('bp', '–')} (MAP {show(cur.get('map'), 0)}, "
+                               f"avg {show(stats.avg_map, 0)})"),
+            ("SpO2", f"{show(cur.get('spo2'), 0)} % (min {show(stats.min_spo2, 0)})"),
+            ("temperature", f"{show(cur.get('temp'), 1)} (max {show(stats.max_temp, 1)})"),
+            *((f"{name} episodes", str(alerts.get(f"{name}_episodes", 0)))
+              for name in ("tachycardia", "bradycardia", "hypoxia", "fever")),
         ]

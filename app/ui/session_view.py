@@ -91,7 +91,7 @@ class SessionView(QWidget):
         top.addWidget(self.stats)
         top.setStretchFactor(0, 5)
         top.setStretchFactor(1, 1)
-        top.setSizes([900, 230])
+        top.setSizes([860, 290])
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(top)
         self.split.addWidget(flash_box)

@@ -57,8 +57,8 @@ def test_a_sensor_drifts_out_of_its_band_the_others_stay_mostly_inside() -> None
     drifting = max(rates, key=rates.__getitem__)
     assert rates[drifting] > 0.15
     assert all(rate < 0.1 for sid, rate in rates.items() if sid != drifting)
-    values = [e["val"] for e in by_sensor[drifting]]
-    assert np.mean(values[200:290]) > np.mean(values[:90]) + 5  # it climbs
+    values = np.array([e["val"] for e in by_sensor[drifting]])
+    assert values.max() - values.min() > 15  # it climbs, and drops back when serviced
 
 
 def test_a_patients_heart_rate_climbs_into_tachycardia_with_fever() -> None:

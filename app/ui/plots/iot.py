@@ -35,6 +35,7 @@ class IotPlot(TimePlots):
                  style: ChartStyle | None = None) -> None:
         super().__init__(Iot, store, [("", 1)], parent, style=style)
         self.plot = self.plots[0]
+        self.plot.getViewBox().setDefaultPadding(0.1)  # room for the legend above the lines
         self._sensors: dict[int, _Sensor] = {}
         self._legend = pg.TextItem(anchor=(1, 0))
         self._legend.setParentItem(self.plot.getViewBox())

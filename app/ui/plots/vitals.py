@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QWidget
 
 from app.streams.vitals import FEVER_C, FEVER_F, THRESHOLDS, Vitals
@@ -33,6 +33,25 @@ def _condition(alert: str, threshold: float, side: str) -> Callable[[np.ndarray]
     return (lambda v: v > threshold) if side == "above" else (lambda v: v < threshold)
 
 
+class LevelGuide(pg.GraphicsObject):
+    """Draws nothing; makes the row's auto-range always include a threshold, so the band
+    beyond it is in sight before the patient crosses it (as on a bedside monitor)."""
+
+    def __init__(self, level: float) -> None:
+        super().__init__()
+        self.level = level
+
+    def boundingRect(self) -> QRectF:
+        return QRectF()
+
+    def dataBounds(self, ax: int, frac: float = 1.0,
+                   orthoRange: tuple[float, float] | None = None) -> tuple[float, float] | None:
+        return (self.level, self.level) if ax == 1 else None
+
+    def paint(self, *args: object) -> None:
+        pass
+
+
 @dataclass
 class _Alert:
     name: str
@@ -50,6 +69,8 @@ class VitalsPlot(TimePlots):
         self._series: dict[str, Series] = {}
         self._lines: dict[str, LineItem] = {}
         row_of = {f: self.plots[i] for i, (_, fields, _) in enumerate(_ROWS) for f in fields}
+        for plot in self.plots:
+            plot.getViewBox().setDefaultPadding(0.15)  # the row's title sits above its line
         colours = iter(PALETTE)
         for _, fields, _ in _ROWS:
             for name in fields:
@@ -71,6 +92,7 @@ class VitalsPlot(TimePlots):
                                          pen=pg.mkPen(_ALERT_COLOUR, width=1,
                                                       style=Qt.PenStyle.DotLine)),
                          ignoreBounds=True)
+            plot.addItem(LevelGuide(threshold))
             spans = SpansItem(_ALERT_COLOUR, alpha=45)
             spans.setZValue(1)
             plot.addItem(spans)
