@@ -4,13 +4,15 @@ the session they target keeps ingesting. Each test names what the old server did
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.localserver.conftest import Api, assert_error, candles
+from tests.localserver.conftest import WAIT, Api, assert_error, candles
+from tests.support.server import RunningServer
 
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 HELLO = [{"role": "user", "content": "Hi"}]
@@ -129,9 +131,28 @@ def test_flash_queries_per_session_are_capped(api: Api, http: httpx.Client) -> N
 
 
 def test_huge_prompt_is_refused_fast_and_tokenizing_stays_off_the_loop(
-        http: httpx.Client) -> None:
+        local_server: RunningServer, http: httpx.Client) -> None:
     """Before: a 3.9 MB prompt was tokenized on the event loop (health waited 1.85 s)."""
+    probing = threading.Event()
+    stop = threading.Event()
+    latencies: list[float] = []
+
+    def probe() -> None:
+        with httpx.Client(base_url=local_server.url, timeout=WAIT) as client:
+            while not stop.is_set():
+                started = time.monotonic()
+                client.get("/v1/health")
+                latencies.append(time.monotonic() - started)
+                probing.set()
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    assert probing.wait(WAIT)
     r = http.post("/v1/completions", json={"prompt": "word " * 780_000})
+    stop.set()
+    thread.join(WAIT)
+    # Measured: ~60 ms at worst now, 2.07 s before (the loop was tokenizing).
+    assert max(latencies) < 1.0, latencies
     assert assert_error(r, 400)["code"] == "prompt_too_long"
     # Under the cap but far over the context: tokenized on a helper thread, then refused.
     started = time.monotonic()
