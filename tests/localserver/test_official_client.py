@@ -62,3 +62,12 @@ def test_websocket_events_validate(local_server: RunningServer) -> None:
     assert {"pong", "error", "push_ack", "data_updated"} <= set(events)
     assert events[-1] == "flash_ready"
     assert out["error_code"] == 422
+
+
+def test_tool_calls_validate(local_server: RunningServer) -> None:
+    out = run_gen1(local_server.url, "tools")
+    assert out["chat_tool"] == "get_price"
+    assert "tool_use" in out["message_blocks"]
+    assert out["query_finish"] in {"stop", "length", "tool_calls"}
+    assert (out["query_tool_calls"] > 0) == (out["query_finish"] == "tool_calls")
+    assert out["stream_done"] == "GenerateStreamDone"

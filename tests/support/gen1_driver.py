@@ -170,7 +170,38 @@ def ws(client: LayerScale) -> dict[str, Any]:
     return {"events": seen, "error_code": error_code}
 
 
-SCENARIOS = {"http": http, "session": session, "stats": stats, "events": events, "ws": ws}
+TOOLS = [{"type": "function", "function": {
+    "name": "get_price", "description": "Latest price of a symbol",
+    "parameters": {"type": "object", "properties": {"symbol": {"type": "string"}}}}}]
+
+
+def tools(client: LayerScale) -> dict[str, Any]:
+    ask = [{"role": "user", "content": "What is AAPL at?"}]
+    chat = client.chat.create(messages=ask, tools=TOOLS, max_tokens=12,
+                              tool_choice={"type": "function", "function": {"name": "get_price"}})
+    message = client.messages.create(
+        messages=ask, max_tokens=12, tool_choice={"type": "tool", "name": "get_price"},
+        tools=[{"name": "get_price", "input_schema": {"type": "object"}}])
+    s = client.sessions.create(type="ohlcv", prompt="Prices:\n", context=2048)
+    try:
+        client.sessions.push(s.session_id, CANDLES[:2], wait=True)
+        answer = client.sessions.query(s.session_id, messages=ask, tools=TOOLS, max_tokens=12)
+        chunks = list(client.sessions.query_stream(s.session_id, messages=ask, tools=TOOLS,
+                                                   max_tokens=12))
+    finally:
+        client.sessions.delete(s.session_id)
+    return {
+        "chat_tool": chat.choices[0].message.tool_calls[0].function["name"]
+        if chat.choices[0].message.tool_calls else None,
+        "message_blocks": [b.type for b in message.content],
+        "query_finish": answer.finish_reason,
+        "query_tool_calls": len(answer.tool_calls or []),
+        "stream_done": type(chunks[-1]).__name__,
+    }
+
+
+SCENARIOS = {"http": http, "session": session, "stats": stats, "events": events, "ws": ws,
+             "tools": tools}
 
 if __name__ == "__main__":
     url, scenario = sys.argv[1], sys.argv[2]
