@@ -9,6 +9,7 @@ Example counts are fixed and the examples derandomized, so CI time stays flat.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +32,12 @@ FUZZ = settings(deadline=None, derandomize=True, database=None,
                                        HealthCheck.data_too_large])
 
 
+# CI runs fixed counts; LS_FUZZ_SCALE=10 runs ten times as many examples locally.
+SCALE = float(os.environ.get("LS_FUZZ_SCALE", "1"))
+
+
 def fuzz(examples: int) -> settings:
-    return settings(FUZZ, max_examples=examples)
+    return settings(FUZZ, max_examples=max(1, int(examples * SCALE)))
 QUESTION = {"prompt": "\nIs the last close above the first open?\nAnswer:", "max_tokens": 4}
 GENERATING = {"max_tokens": 3, "max_completion_tokens": 3}
 
