@@ -87,7 +87,7 @@ class _PatientGenerator(Generator):
         rng = self._rng
         out: list[VitalsEntry] = []
         for _ in range(n):
-            phase = min(1.0, max(0.0, (self._i - 120) / 400.0))  # the illness sets in
+            phase = min(1.0, max(0.0, (self._i - 40) / 200.0))  # the illness sets in
             self._hr += 0.1 * (72.0 + 48.0 * phase - self._hr) + rng.normal(0, 1.5)
             self._temp += 0.05 * (36.8 + 2.0 * phase - self._temp) + rng.normal(0, 0.03)
             dip = 7.0 if (self._i // 60) % 5 == 3 else 0.0  # a short desaturation spell

@@ -28,7 +28,8 @@ def test_iot_view_plots_acknowledged_readings_and_shows_their_statistics(
                          speed=math.inf, count=N)
     view.attach_feed(feed, "synthetic")
     qtbot.waitUntil(lambda: view.chart.counts()["points"] == N, timeout=30_000)
-    assert f"{N} readings drawn" in view.candles_chip.text()
+    # The status text follows at most ten times a second (the view's throttle).
+    qtbot.waitUntil(lambda: f"{N} readings drawn" in view.candles_chip.text(), timeout=5_000)
     pushed = [iot.to_wire(view.model.store[i]) for i in range(N)]
     breaches = sum(not e["lo"] <= e["val"] <= e["hi"] for e in pushed)
     assert view.chart.counts()["sensors"] == len({e["sid"] for e in pushed})

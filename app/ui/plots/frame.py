@@ -127,6 +127,7 @@ class TimePlots(QWidget):
         for name in ("left", "top") if last else ("left", "top", "bottom"):
             plot.getAxis(name).unlinkFromView()
         vb.setMouseEnabled(x=True, y=False)  # wheel and drag move time; y follows the data
+        vb.setDefaultPadding(0.12)  # the row's title sits above its data
         vb.enableAutoRange(x=False, y=True)
         vb.setAutoVisible(y=True)
         if title:

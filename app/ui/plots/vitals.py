@@ -87,12 +87,13 @@ class VitalsPlot(TimePlots):
             band.setZValue(0)
             plot.addItem(band, ignoreBounds=True)
             plot.addItem(pg.InfiniteLine(threshold, angle=0, movable=False, label=alert,
-                                         labelOpts={"color": _ALERT_COLOUR, "position": 0.02,
-                                                    "anchors": [(0, 1), (0, 1)]},
+                                         labelOpts={"color": _ALERT_COLOUR, "position": 0.98,
+                                                    "anchors": [(1, 1), (1, 1)]},
                                          pen=pg.mkPen(_ALERT_COLOUR, width=1,
                                                       style=Qt.PenStyle.DotLine)),
                          ignoreBounds=True)
-            plot.addItem(LevelGuide(threshold))
+            # A little of the band beyond the line stays in sight, with the alert's name.
+            plot.addItem(LevelGuide(threshold * (1.06 if side == "above" else 0.96)))
             spans = SpansItem(_ALERT_COLOUR, alpha=45)
             spans.setZValue(1)
             plot.addItem(spans)
