@@ -77,6 +77,7 @@ class Flip:
     after: str
     data_version: int
     at: float
+    seq: int = 0  # 1 for the board's first flip, 2 for the next...
 
 
 class FlashBoard:
@@ -85,8 +86,10 @@ class FlashBoard:
     def __init__(self) -> None:
         self.queries: dict[int, FlashQueryState] = {}
         self.version = 0
-        # Drained by the view for tray notes; a tab nobody looks at keeps only the latest.
+        # The latest flips, for a view's tray notes: it reads those after the last `seq` it
+        # saw (the board is never drained by a view); only the newest are kept.
         self.flips: deque[Flip] = deque(maxlen=FLIPS_KEPT)
+        self.flip_seq = 0
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -142,7 +145,9 @@ class FlashBoard:
         if prev is not None and answer_key(prev.value) != answer_key(value):
             q.flips += 1
             q.last_flip = (prev.value, value)
-            flip = Flip(qid, q.query, prev.value, value, answer.data_version, now)
+            self.flip_seq += 1
+            flip = Flip(qid, q.query, prev.value, value, answer.data_version, now,
+                        self.flip_seq)
             self.flips.append(flip)
         if prev is not None:
             q.history.appendleft(prev)
@@ -150,10 +155,9 @@ class FlashBoard:
         self._bump()
         return flip
 
-    def take_flips(self) -> list[Flip]:
-        flips = list(self.flips)
-        self.flips.clear()
-        return flips
+    def flips_since(self, seq: int) -> list[Flip]:
+        """Flips after the one numbered `seq` (0: all kept), oldest first."""
+        return [f for f in self.flips if f.seq > seq]
 
     def specs(self) -> list[dict[str, Any]]:
         """The queries as the protocol's `flash` list (to recreate a session)."""

@@ -122,6 +122,7 @@ class FlashPanel(QWidget):
         layout.addLayout(row)
         self._items: dict[int, QTreeWidgetItem] = {}
         self._seen_version = -1
+        self._flips_seen = model.board.flip_seq  # flips before the view opened are not news
         self._seen_data_version = -1
         self._last_tick = 0.0
         self.set_writable(True)
@@ -146,8 +147,9 @@ class FlashPanel(QWidget):
     def refresh(self) -> None:
         m = self.model
         board = m.board
-        for flip in board.take_flips():
+        for flip in board.flips_since(self._flips_seen):
             self.flipped.emit(flip.query, flip.before, flip.after)
+        self._flips_seen = board.flip_seq
         now_mono = time.monotonic()
         changed = board.version != self._seen_version or m.data_version != self._seen_data_version
         if not changed and now_mono - self._last_tick < 1.0:

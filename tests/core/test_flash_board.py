@@ -44,7 +44,7 @@ def test_record_keeps_latest_history_and_counts_flips() -> None:
     assert q.latest is not None and q.latest.value == "No" and q.latest.level is Level.LOW
     assert [a.value for a in q.history] == ["Yes, clearly", "Yes"]
     assert q.flips == 1
-    assert board.take_flips() == [flip] and board.take_flips() == []
+    assert board.flips_since(0) == [flip] and board.flips_since(flip.seq) == []
     assert q.is_fresh(3) and not q.is_fresh(4)
     assert q.age(now=110.0) == pytest.approx(8.0)
 
@@ -64,8 +64,8 @@ def test_history_and_undrained_flips_are_short() -> None:
     for version in range(1, FLIPS_KEPT + 10):
         board.record(1, "q", "Yes" if version % 2 else "No", 1.0, version, None)
     assert len(board.queries[1].history) == HISTORY
-    # A hidden tab never drains its flips: only the latest are kept, newest last.
-    flips = board.take_flips()
+    # Only the latest flips are kept, newest last, for a view that looks late.
+    flips = board.flips_since(0)
     assert len(flips) == FLIPS_KEPT and flips[-1].data_version == FLIPS_KEPT + 9
 
 

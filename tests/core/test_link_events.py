@@ -35,7 +35,7 @@ def test_flash_answers_versions_and_a_flip_marker_at_the_newest_candle() -> None
     runner._handle(FlashReadyEvent(id=1, query="Up?", value=" No", data_version=3,
                                    confidence=0.4, evaluated_at=2.0))
     assert model.markers == [Marker(120.0, "Yes → No", FLIP_COLOUR)]
-    assert [f.after for f in model.board.take_flips()] == [" No"]
+    assert [f.after for f in model.board.flips_since(0)] == [" No"]
     # The same answer replayed after a reconnect is neither a new answer nor a flip.
     runner._handle(FlashReadyEvent(id=1, query="Up?", value=" No", data_version=3,
                                    confidence=0.4, evaluated_at=2.0))
