@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.core.dashboard import Dashboard
 from app.core.session import SessionModel, SessionSpec
 from app.secrets import resolve_key_async
+from app.streams.registry import UnknownStreamType
 from app.ui import theme
 from app.ui.banner import Banner, ConnectBar
 from app.ui.create_dialog import CreateSessionDialog
@@ -202,8 +203,13 @@ class MainWindow(QMainWindow):
         if i >= 0:
             self.tabs.setTabText(i, view.model.title())
 
-    def open_session(self, session_id: str) -> SessionView:
-        return self.show_session(self.dashboard.open_session(session_id))
+    def open_session(self, session_id: str) -> SessionView | None:
+        try:
+            model = self.dashboard.open_session(session_id)
+        except UnknownStreamType as exc:  # a server newer than this dashboard
+            self._error(f"Cannot open {session_id}: {exc}")
+            return None
+        return self.show_session(model)
 
     def view_for(self, session_id: str) -> SessionView | None:
         return next((v for v in self.views if v.model.session_id == session_id), None)

@@ -105,3 +105,8 @@ def test_store_holds_entries_in_order_and_gives_them_back(name: str) -> None:
     for i in (0, 1, 999, 1000, 2499, -1):
         assert stream.to_wire(store[i]) == stream.to_wire(entries[i])
 
+
+
+def test_an_unknown_type_is_refused_by_name() -> None:
+    with pytest.raises(registry.UnknownStreamType, match=r"'radar'.*known: ohlcv, iot"):
+        registry.get("radar")
