@@ -27,12 +27,8 @@ MAX_PROMPT_CHARS = 256 * 1024  # any text to tokenize (prompt, messages, append,
 OFFLOOP_TOKENIZE_CHARS = 16 * 1024  # longer texts are tokenized on a helper thread
 OFFLOOP_JSON_BYTES = 64 * 1024  # larger bodies are parsed on a helper thread
 MAX_JSON_DEPTH = 64  # nesting deeper than any real request
-# Entry fields: bounds that keep rendering, statistics and JSON output finite and exact.
-MAX_ENTRY_NUMBER = 1e15
-MAX_ENTRY_INT = 2**53
-MAX_ENTRY_STRING = 256  # characters in a string field (sid, src, cat, sym)
-MIN_TIMESTAMP = -62_135_596_800  # 0001-01-01, unix seconds
-MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31
+# Entry fields' bounds (numbers, integers, strings, timestamps) are the stream types' own,
+# in app/streams/base.py.
 MAX_ENTRY_TOKENS = 256  # tokens one rendered entry may take
 SESSION_LIMIT_RETRY_AFTER = "2"  # seconds, on 429 when the pool is full
 DISCONNECT_POLL_SECONDS = 0.25  # how often a non-streaming generation checks its client

@@ -5,26 +5,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import config
+from app.streams import registry
+from app.streams.base import FieldSpec, Kind
+
 from .errors import APIError
 
-STREAM_TYPES = ("ohlcv", "iot", "spatial", "event", "vitals")
-
-# field -> kind ("num", "int", "str"); order is the rendering order.
-REQUIRED: dict[str, dict[str, str]] = {
-    "ohlcv": {"o": "num", "h": "num", "l": "num", "c": "num", "v": "num"},
-    "iot": {"sid": "str", "val": "num", "lo": "num", "hi": "num"},
-    "spatial": {"x": "num", "y": "num", "z": "num", "spd": "num", "hdg": "num"},
-    "event": {"src": "str", "sev": "int", "cat": "str", "cnt": "int"},
-    "vitals": {"hr": "num", "bp_s": "num", "bp_d": "num", "spo2": "num", "temp": "num"},
-}
-OPTIONAL: dict[str, dict[str, str]] = {
-    "ohlcv": {"timestamp": "num", "sym": "str"},
-    "iot": {"timestamp": "num"},
-    "spatial": {"timestamp": "num"},
-    "event": {"timestamp": "num"},
-    "vitals": {"timestamp": "num"},
-}
+# Every stream type, its fields (kinds, required or optional, ranges), its rendering and its
+# statistics come from the one registry (app/streams); these are views of it.
+STREAM_TYPES = registry.names()
+REQUIRED: dict[str, dict[str, Kind]] = {
+    t.name: {f.name: f.kind for f in t.required()} for t in registry.all_types()}
+OPTIONAL: dict[str, dict[str, Kind]] = {
+    t.name: {f.name: f.kind for f in t.optional()} for t in registry.all_types()}
+_SPECS: dict[str, dict[str, FieldSpec]] = {
+    t.name: {f.name: f for f in t.fields()} for t in registry.all_types()}
 _KIND_NAMES = {"num": "a number", "int": "an integer", "str": "a string"}
 
 
@@ -40,22 +34,23 @@ def _fits(kind: str, value: Any) -> bool:
     return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
-def _out_of_range(name: str, kind: str, value: Any) -> str | None:
+def _out_of_range(spec: FieldSpec, value: Any) -> str | None:
     """Why a well-typed value cannot be ingested, or None. Comparing a Python int with a
     float is exact and never overflows, so huge integers are caught here too."""
-    if kind == "str":
-        if len(value) > config.MAX_ENTRY_STRING:
-            return f"is {len(value)} characters long; at most {config.MAX_ENTRY_STRING} allowed"
+    if spec.kind == "str":
+        if spec.max_length is not None and len(value) > spec.max_length:
+            return f"is {len(value)} characters long; at most {spec.max_length} allowed"
         return None
-    if name == "timestamp":
-        if not config.MIN_TIMESTAMP <= value <= config.MAX_TIMESTAMP:
-            return ("must be unix seconds between years 1 and 9999 (milliseconds or "
-                    "microseconds? divide by 1000 or 1e6)")
+    lo = -math.inf if spec.lo is None else spec.lo
+    hi = math.inf if spec.hi is None else spec.hi
+    if lo <= value <= hi:
         return None
-    limit = config.MAX_ENTRY_INT if kind == "int" else config.MAX_ENTRY_NUMBER
-    if not -limit <= value <= limit:
-        return f"is out of range: its magnitude must be at most {limit:g}"
-    return None
+    if spec.name == "timestamp":
+        return ("must be unix seconds between years 1 and 9999 (milliseconds or "
+                "microseconds? divide by 1000 or 1e6)")
+    if lo == -hi:
+        return f"is out of range: its magnitude must be at most {hi:g}"
+    return f"is out of range: it must be between {lo:g} and {hi:g}"
 
 
 def validate_entries(stream_type: str, data: Any, param: str = "data") -> list[dict[str, Any]]:
@@ -67,6 +62,7 @@ def validate_entries(stream_type: str, data: Any, param: str = "data") -> list[d
         raise APIError(400, f"{param} must be a list of entries", code="invalid_type", param=param)
     required = REQUIRED[stream_type]
     optional = OPTIONAL[stream_type]
+    specs = _SPECS[stream_type]
     clean: list[dict[str, Any]] = []
     for index, entry in enumerate(data):
         where = f"{param}[{index}]"
@@ -75,7 +71,7 @@ def validate_entries(stream_type: str, data: Any, param: str = "data") -> list[d
                 422, f"{where}: entry must be an object", code="invalid_entry", param=where
             )
         out: dict[str, Any] = {}
-        for name, kind in required.items():
+        for name in required:
             if name not in entry or entry[name] is None:
                 raise APIError(
                     422,
@@ -83,15 +79,16 @@ def validate_entries(stream_type: str, data: Any, param: str = "data") -> list[d
                     code="missing_field",
                     param=f"{where}.{name}",
                 )
-            out[name] = _checked(stream_type, where, name, kind, entry[name])
-        for name, kind in optional.items():
+            out[name] = _checked(stream_type, where, specs[name], entry[name])
+        for name in optional:
             if entry.get(name) is not None:
-                out[name] = _checked(stream_type, where, name, kind, entry[name])
+                out[name] = _checked(stream_type, where, specs[name], entry[name])
         clean.append(out)
     return clean
 
 
-def _checked(stream_type: str, where: str, name: str, kind: str, value: Any) -> Any:
+def _checked(stream_type: str, where: str, spec: FieldSpec, value: Any) -> Any:
+    name, kind = spec.name, spec.kind
     if not _fits(kind, value):
         raise APIError(
             422,
@@ -100,7 +97,7 @@ def _checked(stream_type: str, where: str, name: str, kind: str, value: Any) -> 
             code="invalid_value",
             param=f"{where}.{name}",
         )
-    problem = _out_of_range(name, kind, value)
+    problem = _out_of_range(spec, value)
     if problem is not None:
         raise APIError(422, f"{where}.{name}: {problem}", code="value_out_of_range",
                        param=f"{where}.{name}")
@@ -118,36 +115,6 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def fmt_number(value: float) -> str:
-    """Compact, stable rendering: few tokens, no float noise like 150.70000000000002."""
-    if isinstance(value, int) or float(value).is_integer():
-        return str(int(value))
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return text if text not in {"", "-0"} else "0"
-
-
-def _fmt_time(ts: float) -> str:
-    # Time of day only: every digit is a token for this tokenizer, and a full date
-    # would double the cost of each entry. Plain arithmetic, not datetime: it has no
-    # platform range limits (negative timestamps fail there on Windows).
-    seconds = math.floor(ts) % 86400
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}" if secs else f"{hours:02d}:{minutes:02d}"
-
-
 def render_entry(stream_type: str, entry: dict[str, Any]) -> str:
     """One line of text per entry; the model reads these lines as the session's data."""
-    parts: list[str] = []
-    if "timestamp" in entry:
-        parts.append(_fmt_time(entry["timestamp"]))
-    if stream_type == "ohlcv" and "sym" in entry:
-        parts.append(str(entry["sym"]))
-    for name, kind in REQUIRED[stream_type].items():
-        value = entry[name]
-        if stream_type == "ohlcv":
-            # "O150" is one token cheaper per field than "o=150" and reads as well.
-            parts.append(f"{name.upper()}{fmt_number(value)}")
-        else:
-            parts.append(f"{name}={value if kind == 'str' else fmt_number(value)}")
-    return " ".join(parts) + "\n"
+    return registry.get(stream_type).render(entry)

@@ -4,6 +4,10 @@ The launcher reads the last of these after a crash to say what the server was do
 the form is fixed: `request started: METHOD PATH` (WS for a WebSocket). The path is the
 raw, still percent-encoded one: it can hold no line break (a decoded %0A could forge a
 second line) and no query string (where a client may have put its licence key).
+
+Reads (GET, HEAD, OPTIONS) log at debug level: they answer from bookkeeping and never run
+the model, so they cannot be what a crash was doing, and a dashboard polls them every
+second or so, which would bury the lines that matter.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("layerscale.localserver.requests")
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _shown_path(scope: Scope) -> str:
@@ -31,7 +36,10 @@ class RequestLog:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            log.info("request started: %s %s", scope.get("method", "?"), _shown_path(scope))
+            method = scope.get("method", "?")
+            level = logging.DEBUG if method in _READS else logging.INFO
+            if log.isEnabledFor(level):
+                log.log(level, "request started: %s %s", method, _shown_path(scope))
         elif kind == "websocket":
             log.info("request started: WS %s", _shown_path(scope))
         await self.app(scope, receive, send)

@@ -1,5 +1,6 @@
-"""One `request started: METHOD PATH` line per request and WebSocket (the launcher reads
-the last one after a crash), never a query string, never a licence key."""
+"""One `request started: METHOD PATH` line per request that may run the model and per
+WebSocket (the launcher reads the last one after a crash), never a query string, never a
+licence key."""
 
 from __future__ import annotations
 
@@ -24,18 +25,22 @@ def test_every_request_and_socket_logs_its_start(local_server: RunningServer, ap
     url = local_server.url.replace("http://", "ws://") + f"/v1/sessions/{sid}/ws"
     with connect(url, open_timeout=WAIT) as ws:
         ws.recv(timeout=WAIT)
+    httpx.get(f"{local_server.url}/v1/sessions/{sid}/state")
     wanted = [f"request started: POST /v1/sessions/{sid}/generate",
               f"request started: WS /v1/sessions/{sid}/ws",
               "request started: POST /v1/sessions/init"]
     for line in wanted:
         wait_for(lambda line=line: any(x.endswith(line) for x in _lines(local_server)),
                  what=line)
+    # Reads never run the model and are polled all the time: not at the default level.
+    assert f"request started: GET /v1/sessions/{sid}/state" not in local_server.log()
 
 
 def test_paths_are_logged_raw_on_one_line(local_server: RunningServer) -> None:
-    httpx.get(f"{local_server.url}/v1/sessions/a%0Aforged%20line/state?x=1")
-    wait_for(lambda: any(x.endswith("request started: GET /v1/sessions/a%0Aforged%20line/state")
-                         for x in _lines(local_server)), what="raw path line")
+    httpx.post(f"{local_server.url}/v1/sessions/a%0Aforged%20line/append?x=1", json={})
+    wait_for(lambda: any(
+        x.endswith("request started: POST /v1/sessions/a%0Aforged%20line/append")
+        for x in _lines(local_server)), what="raw path line")
     assert not any(x.startswith("forged") for x in _lines(local_server))
     assert "x=1" not in local_server.log()
 
@@ -53,9 +58,10 @@ def test_key_in_a_websocket_query_string_is_never_logged(keyed_server: RunningSe
                     pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=WAIT)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
-        httpx.get(f"{keyed_server.url}/v1/models?api_key=LS-query-secret-0815", headers=headers)
-        wait_for(lambda: "request started: GET /v1/models" in keyed_server.log(),
-                 what="models line")
+        httpx.post(f"{keyed_server.url}/v1/sessions/{sid}/append?api_key=LS-query-secret-0815",
+                   json={"text": "x"}, headers=headers)
+        wait_for(lambda: f"request started: POST /v1/sessions/{sid}/append" in keyed_server.log(),
+                 what="append line")
         wait_for(lambda: keyed_server.log().count(f"request started: WS /v1/sessions/{sid}/ws")
                  >= 2, what="both socket lines")
     finally:
