@@ -15,7 +15,7 @@ characters; `timestamp` is unix seconds between the years 1 and 9999.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
@@ -212,6 +212,8 @@ class StreamType:
     stats_model: ClassVar[type[StatsModel]]
     # The plot widget, as "module:Class" so this package stays Qt-free; app.ui resolves it.
     plot: ClassVar[str]
+    # Synthetic entries: called as (seed, start, interval, **params), see generator().
+    generator_class: ClassVar[Callable[..., Generator]]
     # CSV: header names accepted for each field (besides the field's own name).
     csv_aliases: ClassVar[dict[str, tuple[str, ...]]] = {}
     # The CSV reader, as "module:function" (path -> table of entries + bad rows by line).
@@ -297,7 +299,7 @@ class StreamType:
     def generator(cls, *, seed: int, start: float, interval: float,
                   **params: Any) -> Generator:
         """Believable synthetic entries, `interval` seconds apart from `start`."""
-        raise NotImplementedError
+        return cls.generator_class(seed, start, interval, **params)
 
     # ------------------------------------------------------------ session setup
     @classmethod

@@ -98,6 +98,7 @@ class Event(StreamType):
     entry_model = EventEntry
     stats_model = EventStats
     plot = "app.ui.plots.event:EventPlot"
+    generator_class = _IncidentGenerator
     csv_aliases: ClassVar[dict[str, tuple[str, ...]]] = {
         "src": ("source", "host", "service", "origin"),
         "sev": ("severity", "level", "priority"),
@@ -108,11 +109,6 @@ class Event(StreamType):
     questions = ("Is there a critical event? Answer yes or no.",
                  "Is one source flooding? Answer yes or no.")
     unit = "events"
-
-    @classmethod
-    def generator(cls, *, seed: int, start: float, interval: float,
-                  **params: Any) -> Generator:
-        return _IncidentGenerator(seed, start, interval)
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:

@@ -94,6 +94,7 @@ class Iot(StreamType):
     entry_model = IotEntry
     stats_model = IotStats
     plot = "app.ui.plots.iot:IotPlot"
+    generator_class = _SensorGenerator
     csv_aliases: ClassVar[dict[str, tuple[str, ...]]] = {
         "sid": ("sensor", "sensorid", "id", "device"),
         "val": ("value", "reading"), "lo": ("low", "min"), "hi": ("high", "max")}
@@ -103,11 +104,6 @@ class Iot(StreamType):
     questions = ("Is any value outside its lo to hi band? Answer yes or no.",
                  "Is boiler-1 rising? Answer yes or no.")
     unit = "readings"
-
-    @classmethod
-    def generator(cls, *, seed: int, start: float, interval: float,
-                  **params: Any) -> Generator:
-        return _SensorGenerator(seed, start, interval)
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:

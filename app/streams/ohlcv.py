@@ -146,6 +146,7 @@ class Ohlcv(StreamType):
     entry_model = OhlcvEntry
     stats_model = OhlcvStats
     plot = "app.ui.chart:CandleChart"
+    generator_class = _WalkGenerator
     csv_reader = "app.feeds.csv_format:parse_ohlcv_csv"
     role = "a market analyst"
     describe = "OHLCV candles (time, open, high, low, close, volume)."
@@ -170,11 +171,6 @@ class Ohlcv(StreamType):
     @classmethod
     def new_store(cls) -> CandleStore:
         return CandleStore()
-
-    @classmethod
-    def generator(cls, *, seed: int, start: float, interval: float,
-                  **params: Any) -> Generator:
-        return _WalkGenerator(seed, start, interval, **params)
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:

@@ -99,6 +99,7 @@ class Spatial(StreamType):
     entry_model = SpatialEntry
     stats_model = SpatialStats
     plot = "app.ui.plots.spatial:SpatialPlot"
+    generator_class = _VehicleGenerator
     csv_aliases: ClassVar[dict[str, tuple[str, ...]]] = {
         "x": ("posx", "east", "easting"), "y": ("posy", "north", "northing"),
         "z": ("posz", "alt", "altitude", "elevation"),
@@ -109,11 +110,6 @@ class Spatial(StreamType):
     questions = ("Is the vehicle turning? Answer yes or no.",
                  "Is the speed above 10? Answer yes or no.")
     unit = "positions"
-
-    @classmethod
-    def generator(cls, *, seed: int, start: float, interval: float,
-                  **params: Any) -> Generator:
-        return _VehicleGenerator(seed, start, interval)
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:

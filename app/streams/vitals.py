@@ -108,6 +108,7 @@ class Vitals(StreamType):
     entry_model = VitalsEntry
     stats_model = VitalsStats
     plot = "app.ui.plots.vitals:VitalsPlot"
+    generator_class = _PatientGenerator
     csv_aliases: ClassVar[dict[str, tuple[str, ...]]] = {
         "hr": ("heartrate", "pulse", "bpm"),
         "bp_s": ("bps", "systolic", "sbp", "sys"),
@@ -119,11 +120,6 @@ class Vitals(StreamType):
     questions = ("Is the heart rate above 100? Answer yes or no.",
                  "Does the patient have a fever? Answer yes or no.")
     unit = "readings"
-
-    @classmethod
-    def generator(cls, *, seed: int, start: float, interval: float,
-                  **params: Any) -> Generator:
-        return _PatientGenerator(seed, start, interval)
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:
