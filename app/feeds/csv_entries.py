@@ -26,9 +26,9 @@ from app.feeds.csv_format import (
     CsvFormatError,
     RowProblem,
     norm_name,
+    open_rows,
     parse_number,
     parse_time,
-    read_rows,
 )
 from app.streams.base import FieldSpec, StreamType
 
@@ -93,11 +93,7 @@ def _value(spec: FieldSpec, text: str) -> Any:
 def parse_entries_csv(path: str | Path, stream: type[StreamType]) -> EntryTable:
     """Read `path` as `stream` entries; CsvFormatError only when no row could be read."""
     path = Path(path)
-    rows = read_rows(path)
-    try:
-        _, header = next(rows)
-    except StopIteration:
-        raise CsvFormatError(f"{path.name} is empty") from None
+    _, header, rows = open_rows(path)
     time_cols, columns = _layout(stream, header)
     specs = {f.name: f for f in stream.fields()}
     width = max((*time_cols, *columns.values())) + 1

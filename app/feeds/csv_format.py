@@ -42,6 +42,7 @@ __all__ = [
     "OhlcvTable",
     "RowProblem",
     "norm_name",
+    "open_rows",
     "parse_number",
     "parse_ohlcv_csv",
     "parse_time",
@@ -227,17 +228,24 @@ def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
             yield reader.line_num, row
 
 
+def open_rows(path: Path) -> tuple[int, list[str], Iterator[tuple[int, list[str]]]]:
+    """The first non-blank row (its line number and cells) and an iterator over the rest;
+    CsvFormatError for a file with no row at all."""
+    rows = read_rows(path)
+    try:
+        line, first = next(rows)
+    except StopIteration:
+        raise CsvFormatError(f"{path.name} is empty") from None
+    return line, first, rows
+
+
 def parse_ohlcv_csv(path: str | Path, stream: object = None) -> OhlcvTable:
     """Read `path`; raise CsvFormatError only when no row could ever be read.
 
     (`stream` is the registry's ohlcv type, passed by every type's reader call.)
     """
     path = Path(path)
-    rows = read_rows(path)
-    try:
-        first_line, first = next(rows)
-    except StopIteration:
-        raise CsvFormatError(f"{path.name} is empty") from None
+    first_line, first, rows = open_rows(path)
     layout = _detect_layout(first)
     width = max(layout.time + tuple(i for i in layout.cols.values() if i is not None)) + 1
     lines: list[int] = []

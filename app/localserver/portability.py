@@ -42,14 +42,15 @@ def portability_problems(features: frozenset[str], machine: str | None = None) -
 
 def main() -> int:
     info = engine_system_info()
-    problems = portability_problems(compiled_features(info))
+    features = compiled_features(info)
+    problems = portability_problems(features)
     if problems:
         print("engine: NOT the portable build: " + "; ".join(problems), file=sys.stderr)
         print(f"engine: llama.cpp reports: {info.strip()}", file=sys.stderr)
         print("engine: reinstall it with `bash packaging/engine.sh .venv/bin/python`",
               file=sys.stderr)
         return 1
-    isa = sorted(f for f in compiled_features(info) if _ISA.match(f))
+    isa = sorted(f for f in features if _ISA.match(f))
     print(f"engine: portable build ({' '.join(isa) or 'no x86 baseline pinned'})")
     return 0
 
