@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import routes_anthropic, routes_events, routes_openai, routes_sessions
+from . import metrics, routes_anthropic, routes_events, routes_openai, routes_sessions
 from .auth import AuthMiddleware
 from .config import ServerConfig
 from .errors import APIError, error_body
@@ -88,9 +88,10 @@ def create_app(config: ServerConfig, on_load_failed: Callable[[], None] | None =
 
     app = Starlette(
         routes=[*routes_openai.ROUTES, *routes_anthropic.ROUTES, *routes_sessions.ROUTES,
-                *routes_events.ROUTES],
+                *routes_events.ROUTES, *metrics.ROUTES],
         # Outermost first: every request is logged, including those auth refuses.
-        middleware=[Middleware(RequestLog), Middleware(AuthMiddleware, key=config.license_key)],
+        middleware=[Middleware(metrics.MetricsMiddleware), Middleware(RequestLog),
+                    Middleware(AuthMiddleware, key=config.license_key)],
         exception_handlers={APIError: _api_error, HTTPException: _http_error,
                             Exception: _internal_error},
         lifespan=lifespan,

@@ -209,6 +209,7 @@ def _ingest_chunk(state: ServerState, session: Session, batch: Batch) -> None:
     c.items_processed += ingested + skipped
     c.total_process_time_us += elapsed_us
     session.last_inject_us = elapsed_us
+    state.metrics.ingest_chunk(len(chunk), ingested, n_tokens, elapsed_us)
     if rejected or dropped:
         _drop(session, rejected + dropped,
               (session.ingest_error if full else batch.reason) or "entries dropped")
@@ -280,7 +281,8 @@ class IngestProcessor:
             if session.deleted:
                 return
             try:
-                await self.state.worker.background(flash.evaluate, engine, session, query_id)
+                await self.state.worker.background(
+                    self.state.metrics.timed_flash(flash.evaluate), engine, session, query_id)
             except asyncio.CancelledError:
                 raise
             except Exception:

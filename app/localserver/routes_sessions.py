@@ -121,6 +121,7 @@ def _discard(state: ServerState, session: Session) -> None:
     registry = state.sessions()
     if not registry.detach(session):
         return  # a concurrent DELETE got there first
+    state.metrics.retire(session)
     processor = state.processors.pop(session.id, None)
     if processor is not None:
         processor.stop()
@@ -311,7 +312,7 @@ async def generate(request: Request) -> Response:
         return out
 
     if not body.stream:
-        with _InUse(session):
+        with _InUse(session), state.metrics.query_timer():
             result = await run_for_client(
                 request, state, session.query, engine, plan.tokens, max_tokens, stop=stop,
                 sure_gap=sure_gap, keep=not body.clear_after)
@@ -321,7 +322,7 @@ async def generate(request: Request) -> Response:
     stream = TokenStream(state.loop)
 
     async def frames() -> Any:
-        with _InUse(session):
+        with _InUse(session), state.metrics.query_timer():
             job = submit(state, session.query, engine, plan.tokens, max_tokens, stop=stop,
                          on_token=stream.on_token, sure_gap=sure_gap,
                          keep=not body.clear_after)

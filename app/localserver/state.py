@@ -14,6 +14,7 @@ from .config import ServerConfig
 from .engine import Engine
 from .errors import APIError
 from .events import GOING_AWAY, EventHub
+from .metrics import ServerMetrics
 from .sessions import Session, SessionRegistry
 from .worker import ModelWorker
 
@@ -35,9 +36,11 @@ class ServerState:
     started_at: float = field(default_factory=time.time)
     loop: asyncio.AbstractEventLoop | None = None
     processors: dict[str, IngestProcessor] = field(default_factory=dict)
+    metrics: ServerMetrics = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.registry = SessionRegistry(self.config.pool_size, self.config.ctx_size)
+        self.metrics = ServerMetrics(self)
 
     @property
     def ready(self) -> bool:
