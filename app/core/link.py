@@ -47,6 +47,7 @@ from app.api.models import (
     PushAckEvent,
     SessionEvent,
 )
+from app.core import latency
 from app.core.problems import Problem, diagnose
 from app.core.server import backoff, cancel_quietly
 from app.core.session import Marker, Mode, SessionModel
@@ -245,6 +246,7 @@ class SessionRunner:
     # ------------------------------------------------------------------ events
     def _handle(self, event: SessionEvent) -> None:
         m = self.model
+        latency.observe(m, event)  # the cockpit's push/flash timings
         match event:
             case ConnectedEvent():
                 if event.data_version is not None:
@@ -361,6 +363,7 @@ class SessionRunner:
             self._acked.clear()
             m.touch()
             try:
+                latency.pushed(m)
                 await stream.push([self.stream_type.to_wire(e) for e in batch])
             except (LayerScaleError, OSError) as exc:
                 # Maybe sent, maybe not: settle it through stream/status once open again.
