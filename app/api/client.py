@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -12,6 +13,8 @@ import httpx
 from app.api.backoff import Backoff
 from app.api.errors import ServiceUnavailableError
 from app.api.frames import to_model
+from app.api.gen2 import Gen2, session_header
+from app.api.generation import Capabilities, Detection, Generation, detect
 from app.api.models import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -23,7 +26,8 @@ from app.api.models import (
 )
 from app.api.sessions import Sessions
 from app.api.streams import Stream, chat_chunks, make_stream, message_events
-from app.api.transport import NOT_GIVEN, Timeout, Transport
+from app.api.surface import Surface
+from app.api.transport import GEN1_RETRIES, GEN2_RETRIES, NOT_GIVEN, Timeout, Transport
 from app.api.ws import SocketOptions
 
 ENV_KEY = "LAYERSCALE_LICENSE_KEY"
@@ -91,6 +95,64 @@ class LayerScale:
             ping_timeout=ping_timeout,
         )
         self.sessions = Sessions(self._transport, socket_options=lambda: self.socket_options)
+        # Generation 2's own routes; ``await self.generation()`` says which one applies.
+        self.v2 = Gen2(self._transport, socket_options=lambda: self.socket_options)
+        self._detection: Detection | None = None
+        self._detect_lock = asyncio.Lock()
+        self.detections = 0  # how many times the probes ran (once per connection)
+        self._transport.on_connection_lost = self.forget_generation
+
+    # -- generation ------------------------------------------------------------------
+
+    async def detect(self, *, refresh: bool = False, timeout: float | None = 10.0) -> Detection:
+        """Which API generation the server speaks, found with GETs only (never a POST).
+
+        Cached for this connection: asked again after ``forget_generation()``, which the
+        transport calls whenever a request cannot reach the server (so a reconnect, or a
+        different server on the same address, is probed afresh). Retries then follow that
+        generation's rules.
+        """
+        async with self._detect_lock:
+            if self._detection is None or refresh:
+                found = await detect(self._transport, timeout=timeout)
+                self.detections += 1
+                self._transport.retry_policy = (
+                    GEN2_RETRIES if found.generation is Generation.V2 else GEN1_RETRIES)
+                self._detection = found
+            return self._detection
+
+    async def generation(self, *, refresh: bool = False) -> Generation:
+        return (await self.detect(refresh=refresh)).generation
+
+    def forget_generation(self) -> None:
+        """Drop the cached generation: the next ``detect()`` probes again."""
+        self._detection = None
+
+    @property
+    def detection(self) -> Detection | None:
+        """The cached detection, or None before the first (or after a lost connection)."""
+        return self._detection
+
+    @property
+    def capabilities(self) -> Capabilities | None:
+        """What the server offers, once its generation is known (else None)."""
+        return self._detection.capabilities if self._detection is not None else None
+
+    async def surface(self) -> Surface:
+        """The operations both generations have, answered by the server's (detects first)."""
+        found = await self.detect()
+        return Surface(found, self.sessions, self.v2, self.health, self.models)
+
+    async def _session_turn(
+        self, session_id: str | None
+    ) -> tuple[str | None, dict[str, str] | None]:
+        """(body field, header) for a chat/messages turn in a session, by generation:
+        generation 2 refuses ``session_id`` in the body and takes the header."""
+        if session_id is None:
+            return None, None
+        if await self.generation() is Generation.V2:
+            return None, session_header(session_id)
+        return session_id, None
 
     def __repr__(self) -> str:
         key = "set" if self._has_key else "none"
@@ -156,6 +218,7 @@ class LayerScale:
         **extra: Any,
     ) -> ChatCompletion:
         """OpenAI-compatible chat completion (``POST /v1/chat/completions``)."""
+        body_sid, headers = await self._session_turn(session_id)
         body = self._chat_body(
             messages,
             model,
@@ -165,12 +228,12 @@ class LayerScale:
             stop,
             tools,
             tool_choice,
-            session_id,
+            body_sid,
             extra,
             stream=False,
         )
         data = await self._transport.request(
-            "POST", "/v1/chat/completions", json=body, timeout=timeout
+            "POST", "/v1/chat/completions", json=body, timeout=timeout, headers=headers
         )
         return to_model(ChatCompletion, data, "chat completion")
 
@@ -190,27 +253,37 @@ class LayerScale:
         **extra: Any,
     ) -> Stream[ChatCompletionChunk]:
         """Chat completion as a stream of ``chat.completion.chunk`` (ends at ``[DONE]``)."""
-        body = self._chat_body(
-            messages,
-            model,
-            max_tokens,
-            temperature,
-            top_p,
-            stop,
-            tools,
-            tool_choice,
-            session_id,
-            extra,
-            stream=True,
-        )
-        return make_stream(
-            chat_chunks,
-            self._transport,
-            "POST",
-            "/v1/chat/completions",
-            json=body,
-            timeout=timeout,
-        )
+        def body(sid: str | None) -> dict[str, Any]:
+            return self._chat_body(messages, model, max_tokens, temperature, top_p, stop,
+                                   tools, tool_choice, sid, extra, stream=True)
+
+        if session_id is None:
+            return make_stream(chat_chunks, self._transport, "POST", "/v1/chat/completions",
+                               json=body(None), timeout=timeout)
+        return self._turn_stream(chat_chunks, "/v1/chat/completions", body, session_id, timeout)
+
+    def _turn_stream(
+        self,
+        convert: Any,
+        path: str,
+        body: Any,
+        session_id: str,
+        timeout: Timeout,
+    ) -> Stream[Any]:
+        """A streamed session turn: the generation (body field or header) is settled when
+        the stream opens, since that may need the detection probes."""
+
+        async def run() -> Any:
+            sid, headers = await self._session_turn(session_id)
+            inner = make_stream(convert, self._transport, "POST", path, json=body(sid),
+                                timeout=timeout, headers=headers)
+            try:
+                async for item in inner:
+                    yield item
+            finally:
+                await inner.aclose()
+
+        return Stream(run())
 
     @staticmethod
     def _chat_body(
@@ -282,6 +355,7 @@ class LayerScale:
         **extra: Any,
     ) -> Message:
         """Anthropic-compatible messages (``POST /v1/messages``)."""
+        body_sid, headers = await self._session_turn(session_id)
         body = self._message_body(
             messages,
             max_tokens,
@@ -291,12 +365,14 @@ class LayerScale:
             stop_sequences,
             tools,
             tool_choice,
-            session_id,
+            body_sid,
             model,
             extra,
             stream=False,
         )
-        data = await self._transport.request("POST", "/v1/messages", json=body, timeout=timeout)
+        data = await self._transport.request(
+            "POST", "/v1/messages", json=body, timeout=timeout, headers=headers
+        )
         return to_model(Message, data, "message")
 
     def message_stream(
@@ -316,23 +392,15 @@ class LayerScale:
         **extra: Any,
     ) -> Stream[MessageStreamEvent]:
         """Anthropic-style stream: message_start ... content_block_delta ... message_stop."""
-        body = self._message_body(
-            messages,
-            max_tokens,
-            system,
-            temperature,
-            top_p,
-            stop_sequences,
-            tools,
-            tool_choice,
-            session_id,
-            model,
-            extra,
-            stream=True,
-        )
-        return make_stream(
-            message_events, self._transport, "POST", "/v1/messages", json=body, timeout=timeout
-        )
+        def body(sid: str | None) -> dict[str, Any]:
+            return self._message_body(messages, max_tokens, system, temperature, top_p,
+                                      stop_sequences, tools, tool_choice, sid, model, extra,
+                                      stream=True)
+
+        if session_id is None:
+            return make_stream(message_events, self._transport, "POST", "/v1/messages",
+                               json=body(None), timeout=timeout)
+        return self._turn_stream(message_events, "/v1/messages", body, session_id, timeout)
 
     @staticmethod
     def _message_body(

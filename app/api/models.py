@@ -446,6 +446,8 @@ class DataUpdatedEvent(APIModel):
     data_version: int
     data_count: int | None = None
     pos_next: int | None = None
+    tokens: int | None = None  # generation 2
+    pending: int | None = None  # generation 2: pushed, not yet ingested
 
 
 class FlashReadyEvent(APIModel):
@@ -463,6 +465,11 @@ class PushAckEvent(APIModel):
     pushed: int
     dropped: int = 0
     queue_size: int | None = None
+    # Generation 2: `dropped` are the oldest *unprocessed* entries (maybe earlier batches').
+    pending: int | None = None
+    total_pushed: int | None = None
+    total_dropped: int | None = None
+    data_version: int | None = None
 
 
 class ErrorEvent(APIModel):

@@ -17,6 +17,7 @@ import httpx
 
 from app.api.errors import APIConnectionError, LayerScaleError, ProtocolError
 from app.api.frames import snippet, to_event, to_model
+from app.api.gen2_models import GenerationChunk2
 from app.api.models import (
     ChatCompletionChunk,
     GenerateChunk,
@@ -64,9 +65,11 @@ async def iter_sse(
     *,
     json: Any = None,
     timeout: Timeout = NOT_GIVEN,
+    headers: dict[str, str] | None = None,
 ) -> AsyncGenerator[ServerSentEvent, None]:
     """Raw SSE events of one streamed response; raises if the stream is cut mid-event."""
-    async with transport.stream(method, path, json=json, timeout=timeout) as response:
+    async with transport.stream(method, path, json=json, timeout=timeout,
+                                headers=headers) as response:
         ctype = response.headers.get("content-type", "")
         if "text/event-stream" not in ctype:
             body = await _read_quietly(response)
@@ -161,6 +164,41 @@ async def session_events(
         yield to_event(event.json(), event_name=name)
 
 
+async def session_events_gen2(
+    events: AsyncIterator[ServerSentEvent],
+) -> AsyncGenerator[SessionEvent, None]:
+    """Generation-2 session events: the type is the ``event:`` line, never the payload.
+
+    The payload carries no ``type`` key; were one there, the ``event:`` line still wins.
+    An event without an ``event:`` line is not generation 2: ProtocolError.
+    """
+    async for event in events:
+        if event.event == "message":
+            raise ProtocolError(f"session event without an 'event:' line: {snippet(event.data)!r}")
+        payload = event.json()
+        if not isinstance(payload, dict):
+            raise ProtocolError(f"{event.event} event is not a JSON object: "
+                                f"{snippet(event.data)!r}")
+        fields = {k: v for k, v in payload.items() if k != "type"}
+        yield to_event(fields, event_name=event.event)
+
+
+async def generate_chunks_gen2(
+    events: AsyncIterator[ServerSentEvent],
+) -> AsyncGenerator[GenerationChunk2, None]:
+    """``{"text": piece}`` frames, then ``{"done": true, ...}`` (yielded), then ``[DONE]``."""
+    async for event in events:
+        if event.data.strip() == "[DONE]":
+            return
+        payload = event.json()
+        _raise_if_error(payload, "generate")
+        chunk = to_model(GenerationChunk2, payload, "generate frame")
+        yield chunk
+        if chunk.done:
+            return
+    raise ProtocolError("generate stream ended before its final (done) frame")
+
+
 def make_stream(
     convert: Callable[[AsyncIterator[ServerSentEvent]], AsyncGenerator[T, None]],
     transport: Transport,
@@ -169,11 +207,12 @@ def make_stream(
     *,
     json: Any = None,
     timeout: Timeout = NOT_GIVEN,
+    headers: dict[str, str] | None = None,
 ) -> Stream[T]:
     """A lazily opened :class:`Stream` of ``convert``-ed SSE events."""
 
     async def run() -> AsyncGenerator[T, None]:
-        raw = iter_sse(transport, method, path, json=json, timeout=timeout)
+        raw = iter_sse(transport, method, path, json=json, timeout=timeout, headers=headers)
         typed = convert(raw)
         try:
             async for item in typed:

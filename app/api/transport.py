@@ -1,8 +1,10 @@
 """The one place that sends HTTP: auth header, timeouts, retries, error mapping.
 
-Retries (exponential backoff + jitter, ``Retry-After`` honoured) happen only for
-idempotent methods (GET, DELETE) and only for connection failures, 408, 409,
-429 and 5xx. A POST (push, generate, init...) is sent exactly once.
+Retries (exponential backoff + jitter, ``Retry-After`` honoured) follow the server's
+generation (``RetryPolicy``). Generation 1: idempotent methods (GET, DELETE) on
+connection failures, 408, 409, 429 and 5xx. Generation 2: GET only, on connection
+failures, 408 and the transient "holding too many request bodies" 503; never 409.
+A POST (push, generate, init...) is sent exactly once either way.
 
 The per-call timeout bounds the whole call, retries and their waits included; a
 retry that would sleep past it is not attempted and the last error is raised.
@@ -13,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -35,6 +38,32 @@ log = logging.getLogger("app.api")
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 RETRY_STATUSES: Final = frozenset({408, 409, 429})
 MAX_ERROR_BODY: Final = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Which failed calls may be sent again; the generations differ (PROTOCOL-2: GET only,
+    never 409, a 503 only when the server says it holds too many request bodies)."""
+
+    methods: frozenset[str]
+    statuses: frozenset[int]
+    all_5xx: bool
+    transient_503: str | None = None  # a 503 whose body holds this text is retried
+
+    def retries(self, error: LayerScaleError) -> bool:
+        if isinstance(error, APIConnectionError):  # includes timeouts and HTTP 408
+            return error.status is None or error.status in self.statuses
+        if self.all_5xx and isinstance(error, ServerError):
+            return True
+        if (self.transient_503 is not None and error.status == 503
+                and self.transient_503 in str(error.body)):
+            return True
+        return error.status in self.statuses
+
+
+GEN1_RETRIES: Final = RetryPolicy(IDEMPOTENT_METHODS, RETRY_STATUSES, all_5xx=True)
+GEN2_RETRIES: Final = RetryPolicy(frozenset({"GET"}), frozenset({408}), all_5xx=False,
+                                  transient_503="holding too many request bodies")
 
 
 class NotGiven:
@@ -114,6 +143,9 @@ class Transport:
         self.backoff = backoff
         self.max_retry_after = max_retry_after
         self._rng = random.Random()
+        self.retry_policy = GEN1_RETRIES  # the client switches it once the generation is known
+        # Called on every failure to connect, so a cached generation is asked again.
+        self.on_connection_lost: Callable[[], None] | None = None
         self._owns_client = http_client is None
         # Redirects are never followed: the key must only ever go to the configured origin.
         self._client = http_client or httpx.AsyncClient(
@@ -154,19 +186,35 @@ class Transport:
         json: Any = None,
         timeout: Timeout = NOT_GIVEN,
         max_retries: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         """Send a request and return its decoded JSON body ({} for an empty body)."""
-        seconds = self.resolve_timeout(timeout)
-        try:
-            async with asyncio.timeout(seconds) as scope:
-                response = await self._send(
-                    method, path, json, stream=False, retries=max_retries, deadline=scope.when()
-                )
-        except TimeoutError:
-            raise APITimeoutError(f"{method} {path} timed out after {seconds:g} s") from None
+        response = await self.request_raw(method, path, json=json, timeout=timeout,
+                                          max_retries=max_retries, headers=headers)
         if not response.content.strip():
             return {}
         return decode_json(response.content, f"{method} {path} response")
+
+    async def request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send a request and return the read response (for non-JSON answers: /metrics)."""
+        seconds = self.resolve_timeout(timeout)
+        try:
+            async with asyncio.timeout(seconds) as scope:
+                return await self._send(
+                    method, path, json, stream=False, retries=max_retries,
+                    deadline=scope.when(), extra_headers=headers,
+                )
+        except TimeoutError:
+            raise APITimeoutError(f"{method} {path} timed out after {seconds:g} s") from None
 
     @asynccontextmanager
     async def stream(
@@ -176,6 +224,7 @@ class Transport:
         *,
         json: Any = None,
         timeout: Timeout = NOT_GIVEN,
+        headers: dict[str, str] | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """Open a streaming response (status checked); ``timeout`` bounds only the wait for
         its headers. The response is closed on exit, including on cancellation."""
@@ -183,7 +232,8 @@ class Transport:
         try:
             async with asyncio.timeout(seconds) as scope:
                 response = await self._send(
-                    method, path, json, stream=True, retries=None, deadline=scope.when()
+                    method, path, json, stream=True, retries=None, deadline=scope.when(),
+                    extra_headers=headers,
                 )
         except TimeoutError:
             raise APITimeoutError(f"{method} {path} got no answer within {seconds:g} s") from None
@@ -201,15 +251,16 @@ class Transport:
         stream: bool,
         retries: int | None,
         deadline: float | None,
+        extra_headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        idempotent = method.upper() in IDEMPOTENT_METHODS
+        idempotent = method.upper() in self.retry_policy.methods
         budget = (self.max_retries if retries is None else max(0, retries)) if idempotent else 0
         attempt = 0
         while True:
             error: LayerScaleError
             retry_after: float | None = None
             try:
-                headers = self.auth_headers()
+                headers = {**(extra_headers or {}), **self.auth_headers()}
                 if stream:
                     headers["Accept"] = "text/event-stream"
                 request = self._client.build_request(method, path, json=json, headers=headers)
@@ -218,6 +269,8 @@ class Transport:
                 error = APITimeoutError(self._describe(method, path, exc))
             except httpx.TransportError as exc:
                 error = APIConnectionError(self._describe(method, path, exc))
+                if self.on_connection_lost is not None:
+                    self.on_connection_lost()
             else:
                 if 200 <= response.status_code < 300:
                     log.debug("%s %s -> %d", method, path, response.status_code)
@@ -250,9 +303,7 @@ class Transport:
             return False
         if retry_after is not None and retry_after > self.max_retry_after:
             return False
-        if isinstance(error, APIConnectionError):  # includes timeouts and HTTP 408
-            return True
-        return isinstance(error, ServerError) or error.status in RETRY_STATUSES
+        return self.retry_policy.retries(error)
 
     async def _error_from(
         self, response: httpx.Response, method: str, path: str
