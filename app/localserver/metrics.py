@@ -35,7 +35,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -200,8 +200,12 @@ class _HeldCollector(Collector):
 
 
 def _route_of(scope: Scope) -> str:
-    """The route's template, not the path: session ids would make every path a series."""
+    """The route's template, not the path: session ids would make every path a series.
+    A request refused before routing (401) is matched here, so it is labelled the same."""
     route = scope.get("route")
+    if route is None and "app" in scope:
+        route = next((r for r in scope["app"].router.routes
+                      if r.matches(scope)[0] is not Match.NONE), None)
     path = getattr(route, "path", None)
     return path if isinstance(path, str) and path else "unmatched"
 
