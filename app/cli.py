@@ -12,6 +12,11 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args[0] if args else ""
+    if command in ("--version", "-V"):
+        from app import __version__
+
+        print(f"layerscale-dashboard {__version__}")
+        return 0
     if command == "serve-local":
         # Lets a frozen build start the bundled server as a second process of itself.
         from app.localserver.__main__ import main as serve

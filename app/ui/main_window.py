@@ -28,6 +28,7 @@ from app.secrets import resolve_key_async
 from app.streams.registry import UnknownStreamType
 from app.ui import theme
 from app.ui.banner import Banner, ConnectBar
+from app.ui.cockpit import attach_cockpit
 from app.ui.create_dialog import CreateSessionDialog
 from app.ui.session_view import SessionView
 from app.ui.sessions_table import SessionsPanel
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.sessions_dock = self.add_dock("Sessions", self.sessions,
                                            Qt.DockWidgetArea.LeftDockWidgetArea)
         self.views: list[SessionView] = []
+        attach_cockpit(self)  # session state, ingest, server overview, console docks
         self.tray = self._make_tray()
         self.statusBar().showMessage("Ready")
         self._seen_server: tuple[int, int] = (0, -1)
@@ -211,6 +213,28 @@ class MainWindow(QMainWindow):
             return None
         return self.show_session(model)
 
+    def show_server_session(self, dashboard: Dashboard, session_id: str,
+                            label: str) -> SessionView | None:
+        """A session of another server (the fleet view) in a tab labelled with it."""
+        if dashboard is self.dashboard:
+            return self.open_session(session_id)
+        found = next((v for v in self.views if v.dashboard is dashboard
+                      and v.model.session_id == session_id), None)
+        if found is None:
+            try:
+                model = dashboard.open_session(session_id)
+            except UnknownStreamType as exc:
+                self._error(f"Cannot open {session_id} on {label}: {exc}")
+                return None
+            found = view = SessionView(dashboard, model)
+            view.notify.connect(self.notify)
+            view.title_changed.connect(lambda: self.tabs.setTabText(
+                self.tabs.indexOf(view), f"{label} · {model.title()}"))
+            self.views.append(view)
+            self.tabs.addTab(view, f"{label} · {model.title()}")
+        self.tabs.setCurrentWidget(found)
+        return found
+
     def view_for(self, session_id: str) -> SessionView | None:
         return next((v for v in self.views if v.model.session_id == session_id), None)
 
@@ -220,7 +244,7 @@ class MainWindow(QMainWindow):
             self._remove_view(view)
 
     def _remove_view(self, view: SessionView) -> None:
-        spawn(self.dashboard.close_session(view.model))
+        spawn(view.dashboard.close_session(view.model))  # a fleet server's tab: its own
         self.views.remove(view)
         self.tabs.removeTab(self.tabs.indexOf(view))
         view.deleteLater()
@@ -259,3 +283,4 @@ class MainWindow(QMainWindow):
         has_tabs = bool(self.views)
         self.tabs.setVisible(has_tabs)
         self.empty.setVisible(not has_tabs)
+        self.cockpit.refresh()

@@ -1,7 +1,17 @@
-"""The dark theme: one palette and one style sheet, applied once at start-up."""
+"""Light and dark themes: one palette and one style sheet each.
+
+The module's colour names (BG, TEXT, MUTED...) always hold the current theme's values,
+so views that read them when they build or render follow a switch. `apply()` follows the
+system's colour scheme by default (dark when the system does not say); `set_mode()` is
+the View > Theme menu.
+"""
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -17,10 +27,16 @@ DOWN = "#ef5350"
 WARN = "#f0b429"
 ERROR = "#ef5350"
 OK = "#26a69a"
+ALT = "#1f242c"
+HIGHLIGHT = "#2b3e5c"
+PRIMARY = "#2b5797"
 
 LEVEL_COLOURS = {"low": "#ef5350", "medium": "#f0b429", "high": "#26a69a"}
 
-STYLE = f"""
+
+def style_sheet() -> str:
+    """The style sheet for the current colours."""
+    return f"""
 QWidget {{ background: {BG}; color: {TEXT}; font-size: 10pt; }}
 QMainWindow::separator {{ background: {BORDER}; width: 1px; height: 1px; }}
 QMenuBar, QMenu {{ background: {PANEL}; }}
@@ -34,10 +50,10 @@ QPushButton, QToolButton {{
 }}
 QPushButton:hover, QToolButton:hover {{ border-color: {ACCENT}; }}
 QPushButton:disabled {{ color: {MUTED}; }}
-QPushButton#primary {{ background: #2b5797; border-color: {ACCENT}; }}
+QPushButton#primary {{ background: {PRIMARY}; border-color: {ACCENT}; }}
 QTableView, QTreeView, QTreeWidget {{
-    background: {PANEL}; alternate-background-color: #1f242c; gridline-color: {BORDER};
-    border: 1px solid {BORDER}; selection-background-color: #2b3e5c; selection-color: {TEXT};
+    background: {PANEL}; alternate-background-color: {ALT}; gridline-color: {BORDER};
+    border: 1px solid {BORDER}; selection-background-color: {HIGHLIGHT}; selection-color: {TEXT};
 }}
 QHeaderView::section {{
     background: {RAISED}; color: {MUTED}; border: none; border-right: 1px solid {BORDER};
@@ -63,14 +79,57 @@ QGroupBox::title {{ subcontrol-origin: margin; left: 8px; color: {MUTED}; }}
 """
 
 
-def apply(app: QApplication) -> None:
+STYLE = style_sheet()
+
+
+DARK = {"BG": "#14171c", "PANEL": "#1b1f26", "RAISED": "#232833", "BORDER": "#2e3440",
+        "TEXT": "#d8dee9", "MUTED": "#8b95a7", "ALT": "#1f242c", "HIGHLIGHT": "#2b3e5c",
+        "PRIMARY": "#2b5797"}
+LIGHT = {"BG": "#f5f6f8", "PANEL": "#ffffff", "RAISED": "#e8ebf0", "BORDER": "#c9d0da",
+         "TEXT": "#1c222b", "MUTED": "#5b6576", "ALT": "#f0f2f5", "HIGHLIGHT": "#cfe0fb",
+         "PRIMARY": "#4c9aff"}
+MODES = ("system", "light", "dark")
+_mode = "system"
+_effective = "dark"
+_listeners: list[Callable[[], Callable[[str], None] | None]] = []
+
+
+def system_is_dark(app: QApplication) -> bool:
+    """The system's colour scheme; dark when it does not say (the app's original look)."""
+    scheme = app.styleHints().colorScheme()
+    return scheme != Qt.ColorScheme.Light
+
+
+def mode() -> str:
+    """The user's choice: system, light or dark."""
+    return _mode
+
+
+def effective() -> str:
+    """The theme in use: light or dark."""
+    return _effective
+
+
+def on_change(callback: Callable[[str], None]) -> None:
+    """Call `callback(effective)` after every switch (plots recolour their backgrounds).
+
+    A bound method is held weakly: a closed view is not kept alive by the theme.
+    """
+    if hasattr(callback, "__self__"):
+        _listeners.append(weakref.WeakMethod(callback))  # type: ignore[arg-type]
+    else:
+        _listeners.append(lambda: callback)
+
+
+def _apply_colours(app: QApplication, colours: dict[str, str]) -> None:
+    globals().update(colours)
     app.setStyle("Fusion")
     pal = QPalette()
     for role, colour in (
         (QPalette.ColorRole.Window, BG), (QPalette.ColorRole.Base, PANEL),
-        (QPalette.ColorRole.AlternateBase, "#1f242c"), (QPalette.ColorRole.Text, TEXT),
+        (QPalette.ColorRole.AlternateBase, ALT), (QPalette.ColorRole.Text, TEXT),
         (QPalette.ColorRole.WindowText, TEXT), (QPalette.ColorRole.Button, RAISED),
-        (QPalette.ColorRole.ButtonText, TEXT), (QPalette.ColorRole.Highlight, "#2b3e5c"),
+        (QPalette.ColorRole.ButtonText, TEXT), (QPalette.ColorRole.Highlight, HIGHLIGHT),
         (QPalette.ColorRole.HighlightedText, TEXT), (QPalette.ColorRole.ToolTipBase, RAISED),
         (QPalette.ColorRole.ToolTipText, TEXT), (QPalette.ColorRole.PlaceholderText, MUTED),
     ):
@@ -79,4 +138,35 @@ def apply(app: QApplication) -> None:
     font = QFont(app.font())
     font.setPointSize(10)
     app.setFont(font)
-    app.setStyleSheet(STYLE)
+    app.setStyleSheet(style_sheet())
+
+
+def set_mode(app: QApplication, choice: str) -> str:
+    """Switch to `choice` (system, light, dark); returns the theme now in use."""
+    global _mode, _effective
+    if choice not in MODES:
+        raise ValueError(f"unknown theme {choice!r}; choose one of {', '.join(MODES)}")
+    _mode = choice
+    dark = system_is_dark(app) if choice == "system" else choice == "dark"
+    _effective = "dark" if dark else "light"
+    _apply_colours(app, DARK if dark else LIGHT)
+    for ref in list(_listeners):
+        callback = ref()
+        if callback is None:
+            _listeners.remove(ref)
+            continue
+        try:
+            callback(_effective)
+        except RuntimeError:  # its Qt object is already deleted
+            _listeners.remove(ref)
+    return _effective
+
+
+def apply(app: QApplication, choice: str = "system") -> None:
+    """At start-up: the chosen theme, and follow the system's scheme while on "system"."""
+    set_mode(app, choice)
+    hints = app.styleHints()
+    signal = getattr(hints, "colorSchemeChanged", None)
+    if signal is not None and not getattr(app, "_ls_theme_follow", False):
+        app._ls_theme_follow = True  # type: ignore[attr-defined]
+        signal.connect(lambda _scheme: _mode == "system" and set_mode(app, "system"))

@@ -1,0 +1,142 @@
+"""Live time-series graphs for the cockpit (pyqtgraph), a sparkline delegate, PNG export.
+
+A `TimeGraph` draws named `Series` over the last `span` seconds on a clock axis. The
+wheel zooms the time span between one minute and the hour the series keep; the span
+is what the next redraw asks the series for, so zooming out reads the downsampled ring.
+Redraws happen only when a series changed (the pollers add a sample a second) or the
+span did, never per frame.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QModelIndex, QPointF, QRect, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import QFileDialog, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from app.core.timeseries import RECENT, SPAN, Series
+from app.ui import theme
+
+MIN_SPAN = 60.0
+SPARK_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def save_png(widget: QWidget, path: str | Path) -> bool:
+    """Write what `widget` shows now as a PNG file."""
+    return bool(widget.grab().save(str(path), "PNG"))
+
+
+def ask_png(parent: QWidget, what: str, widget: QWidget) -> Path | None:
+    """File > Export / context menu: ask where, then save `widget` there."""
+    name, _ = QFileDialog.getSaveFileName(parent, f"Save {what} as PNG",
+                                          f"{what.lower().replace(' ', '-')}.png",
+                                          "PNG images (*.png)")
+    if not name:
+        return None
+    path = Path(name if name.lower().endswith(".png") else name + ".png")
+    return path if save_png(widget, path) else None
+
+
+class TimeGraph(pg.PlotWidget):
+    def __init__(self, title: str, unit: str = "",
+                 span_changed: Callable[[float], None] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent=parent, axisItems={"bottom": pg.DateAxisItem()})
+        self.title = title
+        self.span = RECENT
+        self._span_changed = span_changed
+        self._curves: list[tuple[Series, pg.PlotDataItem]] = []
+        self._drawn: tuple[object, ...] = ()
+        self._syncing = False
+        self.setMinimumHeight(120)
+        self.setMenuEnabled(True)
+        self.showGrid(x=True, y=True, alpha=0.15)
+        self.setLabel("left", unit)
+        item = self.getPlotItem()
+        item.setTitle(title, size="9pt")
+        item.addLegend(offset=(6, 4), labelTextSize="8pt")
+        vb = item.getViewBox()
+        vb.setMouseEnabled(x=True, y=False)
+        vb.sigRangeChangedManually.connect(self._zoomed)
+        # Our own entry beside pyqtgraph's "Export…": one click to a PNG file.
+        save = vb.menu.addAction("Save graph as PNG…")
+        save.triggered.connect(lambda: ask_png(self, self.title, self))
+        self.recolour(theme.effective())
+        theme.on_change(self.recolour)
+
+    def recolour(self, _effective: str) -> None:
+        self.setBackground(theme.PANEL)
+        for name in ("left", "bottom"):
+            axis = self.getPlotItem().getAxis(name)
+            axis.setPen(pg.mkPen(theme.BORDER))
+            axis.setTextPen(pg.mkPen(theme.MUTED))
+        self._drawn = ()
+
+    def add(self, series: Series, name: str, colour: str, width: float = 1.5,
+            dashed: bool = False) -> pg.PlotDataItem:
+        pen = pg.mkPen(colour, width=width,
+                       style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        curve = self.plot([], [], pen=pen, name=name)
+        self._curves.append((series, curve))
+        return curve
+
+    def set_span(self, seconds: float) -> None:
+        self.span = max(MIN_SPAN, min(SPAN, seconds))
+        self._drawn = ()
+
+    def _zoomed(self, *_args: object) -> None:
+        if self._syncing:
+            return
+        (x0, x1), _ = self.getPlotItem().getViewBox().viewRange()
+        self.set_span(x1 - x0)
+        if self._span_changed is not None:
+            self._span_changed(self.span)
+
+    def refresh(self, now: float | None = None) -> bool:
+        """Redraw if a series changed since the last draw; True if it did."""
+        key = (self.span, *(s.version for s, _ in self._curves))
+        if key == self._drawn:
+            return False
+        self._drawn = key
+        t = time.time() if now is None else now
+        for series, curve in self._curves:
+            xs, ys = series.window(self.span, t)
+            curve.setData(xs, ys)
+        self._syncing = True
+        try:
+            self.setXRange(t - self.span, t, padding=0.01)
+            self.enableAutoRange(axis="y")
+        finally:
+            self._syncing = False
+        return True
+
+
+class SparklineDelegate(QStyledItemDelegate):
+    """Paints the list of floats a model returns for SPARK_ROLE as a small line."""
+
+    def __init__(self, colour: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.colour = colour
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex) -> None:
+        super().paint(painter, option, index)
+        values = index.data(SPARK_ROLE)
+        if not values or len(values) < 2:
+            return
+        r: QRect = option.rect.adjusted(3, 4, -3, -4)
+        lo, hi = min(values), max(values)
+        scale = (hi - lo) or 1.0
+        step = r.width() / (len(values) - 1)
+        poly = QPolygonF([QPointF(r.left() + i * step,
+                                  r.bottom() - (v - lo) / scale * r.height())
+                          for i, v in enumerate(values)])
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(QColor(self.colour), 1.3))
+        painter.drawPolyline(poly)
+        painter.restore()

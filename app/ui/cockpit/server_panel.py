@@ -1,0 +1,282 @@
+"""Server overview: health with its history strip, model, sessions against the maximum,
+totals across sessions, and a sortable table of every session with sparklines.
+
+Tokens come from the sessions listing (polled by the ServerMonitor anyway); queue depth,
+drops and ingest rate from each session's `stream/status`, read every 2 s only while
+this panel is visible. Open sessions also show what their link reports (data version,
+last queue size from acks) on the next frame.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.cockpit import NOT_OFFERED, ServerOverview
+from app.ui import theme
+from app.ui.cockpit.graphs import SPARK_ROLE, SparklineDelegate
+
+HEALTH_COLOURS = {"ready": theme.OK, "loading": theme.WARN, "unreachable": theme.ERROR,
+                  "error": "#b04ad8", "connecting": theme.MUTED}
+STRIP_MIN = 300  # the strip shows at least 5 minutes, so the first samples read as a band
+COLUMNS = ("session", "type", "tokens", "context", "cache", "queue", "queue (5 min)",
+           "tokens (5 min)", "drops", "items/s", "data v", "in use", "last used")
+SPARK_QUEUE, SPARK_TOKENS = COLUMNS.index("queue (5 min)"), COLUMNS.index("tokens (5 min)")
+LIVE_COLUMNS = (COLUMNS.index("queue"), COLUMNS.index("data v"))
+SPARK_POINTS = 60
+Index = QModelIndex | QPersistentModelIndex
+
+
+class HealthStrip(QWidget):
+    """Ready / loading / unreachable over time: one coloured column per sample."""
+
+    def __init__(self, overview: ServerOverview, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.overview = overview
+        self.setMinimumHeight(22)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self._drawn = -1
+
+    def refresh(self) -> None:
+        if len(self.overview.health) != self._drawn or self.overview.health.maxlen == \
+                len(self.overview.health):
+            self._drawn = len(self.overview.health)
+            self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        r = self.rect().adjusted(0, 2, 0, -2)
+        p.fillRect(r, QColor(theme.RAISED))
+        samples = list(self.overview.health)
+        if samples:
+            n = max(STRIP_MIN, len(samples))
+            w = r.width() / n
+            x0 = r.right() - len(samples) * w
+            for i, (_t, state) in enumerate(samples):
+                p.fillRect(QRectF(x0 + i * w, r.top(), max(w, 1.0), r.height()),
+                           QColor(HEALTH_COLOURS.get(state, theme.MUTED)))
+        p.end()
+
+
+class SessionsModel(QAbstractTableModel):
+    def __init__(self, overview: ServerOverview) -> None:
+        super().__init__()
+        self.overview = overview
+        self.ids: list[str] = []
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.ids)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def sync(self) -> None:
+        ids = list(self.overview.dashboard.sessions.order)
+        if ids != self.ids:
+            self.beginResetModel()
+            self.ids = ids
+            self.endResetModel()
+        elif ids:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(ids) - 1, len(COLUMNS) - 1))
+
+    def live_changed(self, rows: list[int]) -> None:
+        for r in rows:
+            for c in LIVE_COLUMNS:
+                self.dataChanged.emit(self.index(r, c), self.index(r, c))
+
+    def _open(self, sid: str) -> Any:
+        found = self.overview.dashboard.find(sid)
+        return None if found is None else found.model
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.ids):
+            return None
+        sid = self.ids[index.row()]
+        row = self.overview.dashboard.sessions.rows.get(sid)
+        line = self.overview.lines.get(sid)
+        col = index.column()
+        if role == SPARK_ROLE and line is not None and col in (SPARK_QUEUE, SPARK_TOKENS):
+            series = line.queue if col == SPARK_QUEUE else line.tokens
+            _, ys = series.window(300.0, time.time())
+            return [float(y) for y in ys[-SPARK_POINTS:]]
+        if row is None:
+            return None
+        model = self._open(sid)
+        sort = role == Qt.ItemDataRole.UserRole
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole,
+                        Qt.ItemDataRole.ToolTipRole):
+            return None
+        if col == 0:
+            return sid
+        if col == 1:
+            return row.type or "?"
+        if col == 2:
+            return row.n_tokens if sort else f"{row.n_tokens:,}"
+        if col == 3:
+            return row.context if sort else f"{row.context:,}"
+        if col == 4:
+            return row.cache_usage if sort else f"{row.cache_usage * 100:.1f} %"
+        if col == 5:
+            q = line.queue_size if line is not None and line.queue_capacity else \
+                (model.server_queue if model is not None else None)
+            if sort:
+                return q if q is not None else -1
+            cap = f" / {line.queue_capacity}" if line is not None and line.queue_capacity else ""
+            return "–" if q is None else f"{q}{cap}"
+        if col in (SPARK_QUEUE, SPARK_TOKENS):
+            return (line.queue.last if col == SPARK_QUEUE else line.tokens.last) or 0 \
+                if sort and line is not None else ""
+        if col == 8:
+            return (line.dropped if line else -1) if sort else \
+                (f"{line.dropped:,}" if line and line.queue_capacity else "–")
+        if col == 9:
+            return (line.items_per_s if line else -1) if sort else \
+                (f"{line.items_per_s:,.1f}" if line and line.queue_capacity else "–")
+        if col == 10:
+            v = model.data_version if model is not None else None
+            return (v if v is not None else -1) if sort else ("–" if v is None else f"v{v}")
+        if col == 11:
+            return row.in_use if sort else ("yes" if row.in_use else "no")
+        if col == 12:
+            return row.last_used_at if sort else time.strftime(
+                "%H:%M:%S", time.localtime(row.last_used_at)) if row.last_used_at else "–"
+        return None
+
+
+class ServerPanel(QWidget):
+    def __init__(self, overview: ServerOverview, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.overview = overview
+        self.heading = QLabel("<b>Server overview</b>")
+        self.heading.setTextFormat(Qt.TextFormat.RichText)
+        self.strip = HealthStrip(overview)
+        self.strip_label = QLabel(objectName="muted")
+        self.values: dict[str, QLabel] = {}
+        grid = QGridLayout()
+        grid.setVerticalSpacing(2)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        names = ("health", "model", "sessions", "tokens", "queue depth", "drops", "ingest rate",
+                 "stream status")
+        for i, name in enumerate(names):
+            value = QLabel("–")
+            value.setTextFormat(Qt.TextFormat.RichText)
+            grid.addWidget(QLabel(name, objectName="muted"), i // 2, (i % 2) * 2)
+            grid.addWidget(value, i // 2, (i % 2) * 2 + 1)
+            self.values[name] = value
+        self.model = SessionsModel(overview)
+        from PySide6.QtCore import QSortFilterProxyModel
+
+        self.proxy = QSortFilterProxyModel()
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.proxy.setDynamicSortFilter(True)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setItemDelegateForColumn(SPARK_QUEUE, SparklineDelegate(theme.ACCENT, self))
+        self.table.setItemDelegateForColumn(SPARK_TOKENS, SparklineDelegate(theme.OK, self))
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(SPARK_QUEUE, QHeaderView.ResizeMode.Fixed)
+        header.setSectionResizeMode(SPARK_TOKENS, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(SPARK_QUEUE, 110)
+        header.resizeSection(SPARK_TOKENS, 110)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.strip_label)
+        layout.addLayout(grid)
+        layout.addWidget(self.table, 1)
+        self._shown: tuple[object, ...] = ()
+        self._live: dict[str, tuple[int, int]] = {}
+
+    def refresh(self) -> None:
+        o = self.overview
+        visible = self.isVisible()
+        o.want(visible)
+        if not visible:
+            return
+        self.strip.refresh()
+        d = o.dashboard
+        self._refresh_live()
+        key = (o.version, d.sessions.version, d.server.version, id(d.sessions),
+               int(time.time()))
+        if key == self._shown:
+            return
+        self._shown = key
+        self.model.sync()
+        server = d.server
+        from app.core.cockpit import health_of
+
+        health = health_of(server)
+        colour = HEALTH_COLOURS.get(health, theme.MUTED)
+        detail = f" · {server.banner.title}" if server.banner else ""
+        v = self.values
+        v["health"].setText(f"<span style='color:{colour}'>●</span> {health}{detail}")
+        v["model"].setText(server.model or "–")
+        t = o.totals()
+        most = d.sessions.max_sessions
+        v["sessions"].setText(f"{int(t['sessions'])}" + (f" / {most}" if most else ""))
+        v["tokens"].setText(f"{int(t['tokens']):,}")
+        offered = o.status_offered is not False
+        v["queue depth"].setText(f"{int(t['queue']):,}" if offered else "–")
+        v["drops"].setText(f"{int(t['dropped']):,}" if offered else "–")
+        v["ingest rate"].setText(f"{t['items_per_s']:,.1f} items/s" if offered else "–")
+        v["stream status"].setText("read every 2 s while shown" if offered else NOT_OFFERED)
+        h = list(o.health)
+        if h:
+            since = time.strftime("%H:%M:%S", time.localtime(h[0][0]))
+            counts = {s: sum(1 for _, x in h if x == s) for s in HEALTH_COLOURS}
+            parts = " · ".join(f"<span style='color:{HEALTH_COLOURS[s]}'>■</span> {s} {n} s"
+                               for s, n in counts.items() if n)
+            self.strip_label.setText(f"health since {since}: {parts}")
+            self.strip_label.setTextFormat(Qt.TextFormat.RichText)
+        self.heading.setText(f"<b>Server overview</b> · {d.url}")
+
+    def _refresh_live(self) -> None:
+        """Open sessions' link state (data version, acked queue) on the very next frame."""
+        changed: list[int] = []
+        for item in self.overview.dashboard.open:
+            m = item.model
+            now = (m.data_version, m.server_queue)
+            if self._live.get(m.session_id) != now:
+                self._live[m.session_id] = now
+                try:
+                    changed.append(self.model.ids.index(m.session_id))
+                except ValueError:
+                    continue
+        if changed:
+            self.model.live_changed(changed)
+
+    def shown(self) -> dict[str, str]:
+        return {name: label.text() for name, label in self.values.items()}
+
+    def cell(self, session_id: str, column: str) -> str:
+        """The table's text for one session and column (tests)."""
+        row = self.model.ids.index(session_id)
+        value = self.model.data(self.model.index(row, COLUMNS.index(column)))
+        return "" if value is None else str(value)

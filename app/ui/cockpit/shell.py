@@ -1,0 +1,247 @@
+"""The cockpit in the main window: four docks, the Theme / Export / About menus.
+
+The session docks (state, ingest, query console) follow the current session tab; the
+server overview covers the whole server. The main window's display timer calls
+`refresh()`; each panel tells its poller whether it is visible, so hidden docks poll
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMenu, QWidget
+
+from app.core.cockpit import Cockpit, SessionCockpit
+from app.ui import theme
+from app.ui.cockpit.about import AboutDialog
+from app.ui.cockpit.console_panel import ConsolePanel
+from app.ui.cockpit.graphs import ask_png, save_png
+from app.ui.cockpit.ingest_panel import IngestPanel
+from app.ui.cockpit.server_panel import ServerPanel
+from app.ui.cockpit.state_panel import StatePanel
+
+log = logging.getLogger(__name__)
+
+THEME_KEY = "theme"
+DOCKS = (("Session state", "Ctrl+1"), ("Ingest", "Ctrl+2"), ("Server overview", "Ctrl+3"),
+         ("Query console", "Ctrl+4"))
+
+
+def _settings() -> Any:
+    from app.settings import Settings
+
+    return Settings()
+
+
+class CockpitUI:
+    def __init__(self, window: Any) -> None:
+        self.window = window
+        self.cockpit = Cockpit(window.dashboard)
+        self._started = False
+        self.state = StatePanel()
+        self.ingest = IngestPanel()
+        self.server = ServerPanel(self.cockpit.server)
+        self.console = ConsolePanel()
+        self.panels: dict[str, QWidget] = {"Session state": self.state, "Ingest": self.ingest,
+                                           "Server overview": self.server,
+                                           "Query console": self.console}
+        self.docks: dict[str, QDockWidget] = {}
+        first: QDockWidget | None = None
+        for title, keys in DOCKS:
+            dock = window.add_dock(title, self.panels[title],
+                                   Qt.DockWidgetArea.BottomDockWidgetArea)
+            dock.toggleViewAction().setShortcut(QKeySequence(keys))
+            if first is None:
+                first = dock
+            else:
+                window.tabifyDockWidget(first, dock)
+            dock.hide()  # opened from View (Ctrl+1..4); the chart keeps the room by default
+            self.docks[title] = dock
+        self._build_menus()
+
+    # ------------------------------------------------------------------ menus
+    def _menu(self, title: str) -> QMenu:
+        bar = self.window.menuBar()
+        for action in bar.actions():
+            if action.menu() is not None and action.text().replace("&", "") == title:
+                return action.menu()
+        menu: QMenu = bar.addMenu(f"&{title}")
+        return menu
+
+    def _build_menus(self) -> None:
+        w = self.window
+        view = w.view_menu
+        view.addSeparator()
+        theme_menu = view.addMenu("&Theme")
+        group = QActionGroup(w)
+        self.theme_actions: dict[str, QAction] = {}
+        for mode, label in (("system", "Follow the &system"), ("light", "&Light"),
+                            ("dark", "&Dark")):
+            action = QAction(label, w, checkable=True)
+            action.setChecked(mode == theme.mode())
+            action.triggered.connect(lambda _c=False, m=mode: self.choose_theme(m))
+            group.addAction(action)
+            theme_menu.addAction(action)
+            self.theme_actions[mode] = action
+        theme_menu.addSeparator()
+        toggle = QAction("Toggle light / dark", w, shortcut=QKeySequence("Ctrl+Shift+T"))
+        toggle.triggered.connect(lambda: self.choose_theme(
+            "light" if theme.effective() == "dark" else "dark"))
+        theme_menu.addAction(toggle)
+
+        file_menu = self._menu("File")
+        export = QMenu("&Export", w)
+        chart = QAction("Session &plot as PNG…", w, shortcut=QKeySequence("Ctrl+Shift+P"))
+        chart.triggered.connect(lambda: self._ask_png("session plot", self.current_plot()))
+        export.addAction(chart)
+        for title in ("Ingest", "Server overview"):
+            action = QAction(f"{title} graphs as PNG…" if title == "Ingest"
+                             else f"{title} as PNG…", w)
+            action.triggered.connect(lambda _c=False, t=title: self._ask_png(
+                t.lower(), self.panels[t]))
+            export.addAction(action)
+        export.addSeparator()
+        flash = QAction("&Flash history as CSV…", w, shortcut=QKeySequence("Ctrl+Shift+F"))
+        flash.triggered.connect(lambda: self._ask_csv("flash-history", self.flash_csv))
+        ingest = QAction("&Ingest metrics as CSV…", w, shortcut=QKeySequence("Ctrl+Shift+I"))
+        ingest.triggered.connect(lambda: self._ask_csv("ingest-metrics", self.ingest_csv))
+        export.addAction(flash)
+        export.addAction(ingest)
+        actions = file_menu.actions()
+        before = actions[-2] if len(actions) >= 2 else None  # above "Quit" and its separator
+        if before is not None:
+            file_menu.insertMenu(before, export)
+        else:
+            file_menu.addMenu(export)
+        self.export_menu = export
+
+        help_menu = self._menu("Help")
+        about = QAction("&About LayerScale Dashboard", w,
+                        shortcut=QKeySequence(QKeySequence.StandardKey.HelpContents))
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+    # ------------------------------------------------------------------ actions
+    def choose_theme(self, mode: str) -> str:
+        """The View > Theme menu: switch and remember the choice."""
+        effective = self.set_theme(mode)
+        try:
+            _settings().set(THEME_KEY, mode)
+        except Exception as exc:  # an unwritable settings file must not break the switch
+            log.warning("theme not saved: %s", exc)
+        return effective
+
+    def set_theme(self, mode: str) -> str:
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        effective = theme.set_mode(app, mode)
+        self.theme_actions[mode].setChecked(True)
+        return effective
+
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self.window.dashboard.server.model, self.window)
+        dialog.setModal(False)
+        dialog.show()
+        self.about = dialog
+        return dialog
+
+    def current_view(self) -> Any:
+        from app.ui.session_view import SessionView
+
+        view = self.window.tabs.currentWidget()
+        return view if isinstance(view, SessionView) else None
+
+    def current(self) -> SessionCockpit | None:
+        view = self.current_view()
+        if view is None:
+            return None
+        return self.cockpit.for_model(view.model, getattr(view, "dashboard", None))
+
+    def current_plot(self) -> QWidget | None:
+        view = self.current_view()
+        return None if view is None else view.chart
+
+    def flash_csv(self) -> str | None:
+        c = self.current()
+        return None if c is None else c.times.flash_csv()
+
+    def ingest_csv(self) -> str | None:
+        c = self.current()
+        return None if c is None else c.ingest.series.to_csv()
+
+    def _ask_png(self, what: str, widget: QWidget | None) -> None:
+        if widget is None:
+            self.window.statusBar().showMessage("Open a session first.", 5000)
+            return
+        if not widget.isVisible():
+            self.window.statusBar().showMessage(f"Show the {what} first (View menu).", 5000)
+            return
+        path = ask_png(self.window, what.capitalize(), widget)
+        if path is not None:
+            self.window.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def _ask_csv(self, name: str, text_of: Any) -> None:
+        text = text_of()
+        if text is None:
+            self.window.statusBar().showMessage("Open a session first.", 5000)
+            return
+        chosen, _ = QFileDialog.getSaveFileName(self.window, "Export as CSV", f"{name}.csv",
+                                                "CSV files (*.csv)")
+        if chosen:
+            path = Path(chosen)
+            path.write_text(text, encoding="utf-8")
+            self.window.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def save_png(self, title: str, path: str | Path) -> bool:
+        """Save one panel as PNG (screenshots, tests)."""
+        return save_png(self.panels[title], path)
+
+    # ------------------------------------------------------------------ display
+    def refresh(self) -> None:
+        if not self._started:
+            try:
+                self.cockpit.start()
+                self._started = True
+            except RuntimeError:  # no event loop yet: start on a later frame
+                pass
+        views = [v for v in self.window.views]
+        self.cockpit.prune({id(v.model) for v in views})
+        current = self.current()
+        for panel in (self.state, self.ingest, self.console):
+            panel.set_cockpit(current)
+            panel.refresh()
+        self.server.refresh()
+        for v in views:  # sessions in other tabs poll nothing
+            if current is None or v.model is not current.model:
+                other = self.cockpit.existing(v.model)
+                if other is not None:
+                    other.state.want(False)
+                    other.stream.want(False)
+
+    async def aclose(self) -> None:
+        await self.cockpit.stop()
+
+
+def saved_theme() -> str:
+    """The theme the user last chose in View > Theme (system when none, or unreadable)."""
+    try:
+        mode = _settings().get(THEME_KEY, "system")
+    except Exception as exc:  # a broken settings file: the default look, and say why
+        log.warning("theme setting not read: %s", exc)
+        return "system"
+    return mode if mode in theme.MODES else "system"
+
+
+def attach_cockpit(window: Any) -> CockpitUI:
+    """Dock the cockpit into `window` (a MainWindow) and return it."""
+    ui = CockpitUI(window)
+    window.cockpit = ui
+    mode = saved_theme()
+    if mode != theme.mode() and QApplication.instance() is not None:
+        ui.set_theme(mode)
+    return ui
