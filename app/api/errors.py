@@ -22,6 +22,7 @@ __all__ = [
     "ConflictError",
     "LayerScaleError",
     "NotFoundError",
+    "NotOfferedError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "ProtocolError",
@@ -131,6 +132,17 @@ class APIConnectionError(LayerScaleError):
 
 class APITimeoutError(APIConnectionError):
     """The call did not finish within its timeout."""
+
+
+class NotOfferedError(LayerScaleError):
+    """The server's API generation has no such operation (e.g. ``stats`` on generation 2).
+
+    Raised by the client before sending anything; a view shows it as "not offered by
+    this server", not as a failure."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what}: not offered by this server")
+        self.what = what
 
 
 class ProtocolError(LayerScaleError):

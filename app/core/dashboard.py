@@ -11,8 +11,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from app.api import LayerScale
+from app.api.generation import Generation
+from app.core import per_generation
+from app.core.gen2_compat import Ledger
 from app.core.link import SessionRunner
 from app.core.problems import Problem
 from app.core.server import Banner, ServerMonitor, ServerState, cancel_quietly
@@ -63,6 +67,8 @@ class Dashboard:
         self.monitor: ServerMonitor | None = None
         self._monitor_task: asyncio.Task[None] | None = None
         self.open: list[OpenSession] = []
+        self._ledgers: dict[str, Ledger] = {}  # gen 2: what each session acked (gen2_compat)
+        self._regen_task: asyncio.Task[None] | None = None
         self.version = 0  # bumps when the set of open sessions changes
 
     @property
@@ -81,7 +87,8 @@ class Dashboard:
         """Create the client and start polling (call from a running loop)."""
         self.client = self.client_factory(self.url, self._key)
         self.monitor = ServerMonitor(self.client, self.server, self.sessions, self.poll_interval,
-                                     on_problem=self._on_problem)
+                                     on_problem=self._on_problem,
+                                     on_generation=self._generation_changed)
         self._monitor_task = asyncio.ensure_future(self.monitor.run())
 
     async def connect(self, url: str, key: str | None = None) -> None:
@@ -116,7 +123,7 @@ class Dashboard:
             self.monitor.client = self.client
             self.monitor.poke()
         for item in self.open:  # their next (re)connect uses the new key
-            item.runner.client = self.client
+            item.runner.client = self.runner_client(item.model)
         if old is not None:
             with contextlib.suppress(Exception):
                 await old.aclose()
@@ -136,12 +143,35 @@ class Dashboard:
         if self.monitor is not None:
             self.monitor.poke()
 
+    # ------------------------------------------------------------------ API generation
+    @property
+    def generation(self) -> Generation | None:
+        return self.server.generation
+
+    def runner_client(self, model: SessionModel) -> Any:
+        """The client a session's runner talks to (generation 2: its routes, in gen-1 calls)."""
+        return per_generation.runner_client(self.client, model, self._ledgers)
+
+    def _generation_changed(self, generation: Generation) -> None:
+        """The server at this URL now speaks another generation (restarted): the open views'
+        runners speak the old one, so they are closed; the list refills by itself."""
+        log.info("server now speaks %s: closing %d open view(s)", generation.label,
+                 len(self.open))
+        models = [item.model for item in self.open]
+        for m in models:
+            m.note(f"The server now speaks {generation.label}: reopen this session.", "warning")
+        self._regen_task = asyncio.ensure_future(self._close_models(models))
+
+    async def _close_models(self, models: list[SessionModel]) -> None:
+        for m in models:
+            await self.close_session(m)
+
     # ------------------------------------------------------------------ sessions
     def find(self, session_id: str) -> OpenSession | None:
         return next((o for o in self.open if o.model.session_id == session_id), None)
 
     def _open_model(self, model: SessionModel) -> SessionModel:
-        runner = SessionRunner(self.client, model, on_session_id=self._renamed)
+        runner = SessionRunner(self.runner_client(model), model, on_session_id=self._renamed)
         task = asyncio.ensure_future(runner.run())
         self.open.append(OpenSession(model, runner, task))
         self.version += 1
@@ -154,7 +184,7 @@ class Dashboard:
         self.poke()
 
     async def create_session(self, spec: SessionSpec, *, open_view: bool = True) -> SessionModel:
-        info = await self.client.sessions.create(**spec.create_kwargs())
+        info = await per_generation.create_session(self.client, spec, self._ledgers)
         sid = info.session_id
         self.sessions.known_types[sid] = spec.type
         self.poke()
@@ -183,8 +213,8 @@ class Dashboard:
         item = self.find(session_id)
         if item is not None:
             await self.close_session(item.model)
-        # The server frees the cache on its engine thread, behind queued work: allow time.
-        await self.client.sessions.delete(session_id, timeout=60.0)
+        # Generation 2 refuses (409) while a request runs on it: tried again for a while.
+        await per_generation.delete_session(self.client, session_id)
         self.sessions.known_types.pop(session_id, None)
         self.poke()
 

@@ -15,10 +15,15 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from app.api.errors import LayerScaleError
+from app.api.generation import Capabilities, Detection, Generation
 from app.core.problems import Diagnosis, Problem, diagnose
 from app.core.sessions import SessionsStore
+
+if TYPE_CHECKING:
+    from app.api.surface import Surface
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,45 @@ class ServerState:
         self.last_ok: float | None = None
         self.failures = 0
         self.version = 0
+        # API generation (app.api.generation), found with GETs once per connection.
+        self.generation: Generation | None = None
+        self.capabilities: Capabilities | None = None
+        self.detection: str = ""  # how it was told, for the server's details
+        self.counters: dict[str, int] = {}  # gen 2: /health's scheduler counters
+        self.metrics: dict[str, float] = {}  # gen 2: /metrics' unlabelled samples
+        self.metrics_error: str | None = None
+        self.context_limit: int | None = None  # gen 2: the model's max_model_len
+
+    def generation_label(self) -> str:
+        """"API gen 2", or "" before the first detection (for the status bar)."""
+        return self.generation.label if self.generation is not None else ""
+
+    def set_generation(self, detection: Detection) -> bool:
+        """Record the server's generation; True when it changed from a known other one."""
+        changed = self.generation is not None and self.generation is not detection.generation
+        if self.generation is not detection.generation:
+            self.version += 1
+        self.generation = detection.generation
+        self.capabilities = detection.capabilities
+        self.detection = f"{detection.evidence} ({'; '.join(detection.probes)})"
+        return changed
+
+    def details(self) -> list[tuple[str, str]]:
+        """(label, value) rows for a server-details view: generation, what it offers."""
+        rows = [("server", self.url), ("model", self.model or "?")]
+        if self.generation is not None and self.capabilities is not None:
+            rows.append(("API", f"{self.generation.label}: {self.detection}"))
+            offered = [name for name, yes in self.capabilities.describe() if yes]
+            missing = [name for name, yes in self.capabilities.describe() if not yes]
+            rows.append(("offers", ", ".join(offered) or "-"))
+            rows.append(("not offered", ", ".join(missing) or "-"))
+        if self.counters:
+            rows.append(("counters", ", ".join(f"{k} {v:,}" for k, v in self.counters.items())))
+        if self.metrics:
+            rows.append(("metrics", f"{len(self.metrics)} samples"))
+        elif self.metrics_error:
+            rows.append(("metrics", self.metrics_error))
+        return rows
 
     @property
     def ok(self) -> bool:
@@ -130,9 +174,13 @@ class ServerMonitor:
         interval: float = 1.5,
         health_every: float = 10.0,
         on_problem: Callable[[Banner], None] | None = None,
+        on_generation: Callable[[Generation], None] | None = None,
     ) -> None:
         self.client = client
         self.on_problem = on_problem  # e.g. look the licence key up again after a 401/403
+        # The server now speaks another generation (restarted with another --api).
+        self.on_generation = on_generation
+        self.surface: Surface | None = None
         self.state = state
         self.sessions = sessions
         self.interval = interval
@@ -144,22 +192,49 @@ class ServerMonitor:
         """Poll now (after a create/delete, or a user's Retry)."""
         self._wake.set()
 
+    async def _surface(self) -> Surface:
+        """The client's surface for this server; detection runs once per connection (the
+        client forgets it when a request cannot reach the server, so a reconnect probes
+        again, with GETs only)."""
+        surface = await self.client.surface()
+        if self.state.set_generation(surface.detection) and self.on_generation is not None:
+            self.on_generation(surface.generation)
+        self.surface = surface
+        return surface
+
     async def check_health(self) -> None:
-        health = await self.client.health()
+        surface = await self._surface()
+        health = await surface.health()
         model = health.model
-        if model is None:  # only the local server names its model in /v1/health
-            models = (await self.client.models()).data
-            model = models[0].id if models else None
-        self.state.set_ok(model=model, health=health.model_dump())
+        if model is None:  # only the local gen-1 server names its model in its health
+            model = await surface.model_name()
+        if surface.v2:
+            self.state.counters = health.counters
+            self.state.context_limit = await self._context_limit()
+            await self._read_metrics()
+        self.state.set_ok(model=model, health=health.body)
         self._last_health = time.monotonic()
 
+    async def _context_limit(self) -> int | None:
+        listing = await self.client.v2.models()
+        return listing.data[0].max_model_len if listing.data else None
+
+    async def _read_metrics(self) -> None:
+        """/metrics feeds the operator's figures; a failure there is no banner."""
+        try:
+            self.state.metrics = (await self.client.v2.metrics()).scalars()
+            self.state.metrics_error = None
+        except LayerScaleError as exc:
+            self.state.metrics_error = diagnose(exc).message
+
     async def poll_once(self) -> None:
+        surface = await self._surface()
         if not self.state.ok or time.monotonic() - self._last_health > self.health_every:
             await self.check_health()
-        listing = await self.client.sessions.list()
+        rows = await surface.list_sessions()
         # health is not authenticated; listing sessions is what proves the key works
         self.state.set_ok()
-        await self.sessions.apply_listing(listing, self.client)
+        await self.sessions.apply_surface(rows, surface, context=self.state.context_limit)
 
     async def run(self) -> None:
         while True:

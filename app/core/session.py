@@ -39,6 +39,11 @@ class SessionSpec:
     flash: tuple[str, ...] = ()
     flash_max_tokens: int = 16
     mark_prefix: bool = True
+    # API generation 2 (app.core.gen2_compat): the id to ask for, pre-decode, and a sliding
+    # window in tokens (generation 1's window_size counts entries). Not sent to gen 1.
+    session_id: str | None = None
+    pre_decode: bool = False
+    window_tokens: int | None = None
 
     def create_kwargs(self, flash: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"type": self.type, "mark_prefix": self.mark_prefix}
