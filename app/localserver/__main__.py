@@ -18,7 +18,7 @@ import uvicorn
 from app.bundled_model import bundled_model_path
 
 from .app import create_app
-from .config import MAX_BODY_BYTES, ServerConfig
+from .config import GEN2_MAX_FRAME_BYTES, MAX_BODY_BYTES, ServerConfig
 from .logs import redact, setup_logging
 
 log = logging.getLogger("layerscale.localserver")
@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pool-size", type=_positive, default=8,
                         help="maximum number of concurrent sessions")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--api", type=int, choices=(1, 2), default=1,
+                        help="API generation to speak: 1 (default) or 2 (layerscale >= 0.5)")
+    parser.add_argument("--api-key", action="store_true",
+                        help="generation 2: require LAYERSCALE_LICENSE_KEY as the bearer token "
+                             "(generation 1 always does when the key is set)")
     return parser
 
 
@@ -84,6 +89,11 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _guarded(config: ServerConfig) -> bool:
+    """Whether requests need the key: gen 1 whenever one is set, gen 2 only with --api-key."""
+    return config.license_key is not None and (config.api == 1 or config.api_key)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -126,13 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     config = ServerConfig(
         model=Path(model), ctx_size=args.ctx_size, host=args.host, port=args.port,
         gpu_layers=args.gpu_layers, threads=args.threads, pool_size=args.pool_size,
-        log_format=args.log_format,
+        log_format=args.log_format, api=args.api, api_key=args.api_key,
         license_key=os.environ.get("LAYERSCALE_LICENSE_KEY") or None,
     )
     redact(config.license_key)
-    if config.license_key is None and not _is_loopback(config.host):
-        log.warning("binding to %s without LAYERSCALE_LICENSE_KEY: anyone who can reach this "
-                    "address can use the server", config.host)
+    if config.api_key and config.license_key is None:
+        log.error("--api-key needs the key in LAYERSCALE_LICENSE_KEY")
+        return 2
+    if not _guarded(config) and not _is_loopback(config.host):
+        log.warning("binding to %s without %s: anyone who can reach this address can use "
+                    "the server", config.host,
+                    "LAYERSCALE_LICENSE_KEY" if config.api == 1 else "--api-key")
     try:
         sock = _bind(config.host, config.port)
     except OSError as exc:
@@ -147,9 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(config, on_load_failed=load_failed)
     server = _Server(uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", ws="websockets-sansio",
-        timeout_graceful_shutdown=3, ws_ping_interval=20.0,
-        # A frame as large as the largest HTTP body; a bigger one is closed with 1009.
-        ws_max_size=MAX_BODY_BYTES))
+        timeout_graceful_shutdown=3,
+        ws_ping_interval=20.0 if config.api == 1 else 15.0,  # gen 2: a ping every 15 s
+        # Gen 1: a frame as large as the largest HTTP body; gen 2: 16 MiB (PROTOCOL-2).
+        # A bigger one is refused unread: the socket closes with 1009.
+        ws_max_size=MAX_BODY_BYTES if config.api == 1 else GEN2_MAX_FRAME_BYTES))
     server.on_exit = app.state.server.close_streams
     try:
         asyncio.run(_serve(server, sock, config))

@@ -86,6 +86,12 @@ def create_app(config: ServerConfig, on_load_failed: Callable[[], None] | None =
                 await state.worker.call(engine.close)
             state.worker.shutdown()
 
+    if config.api == 2:
+        from .gen2.app import create as create_gen2
+
+        app = create_gen2(state, lifespan)
+        app.state.server = state
+        return app
     app = Starlette(
         routes=[*routes_openai.ROUTES, *routes_anthropic.ROUTES, *routes_sessions.ROUTES,
                 *routes_events.ROUTES, *metrics.ROUTES],

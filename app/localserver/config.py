@@ -31,6 +31,9 @@ MAX_JSON_DEPTH = 64  # nesting deeper than any real request
 # in app/streams/base.py.
 MAX_ENTRY_TOKENS = 256  # tokens one rendered entry may take
 SESSION_LIMIT_RETRY_AFTER = "2"  # seconds, on 429 when the pool is full
+# Generation 2 (PROTOCOL-2.md).
+GEN2_MAX_FRAME_BYTES = 16 * 1024 * 1024  # inbound WebSocket frame; larger: socket dropped
+GEN2_MAX_FLASH_QUERIES = 20  # per session
 DISCONNECT_POLL_SECONDS = 0.25  # how often a non-streaming generation checks its client
 
 
@@ -44,6 +47,11 @@ class ServerConfig:
     threads: int = 2
     pool_size: int = 8
     log_format: str = "text"
+    # API generation spoken: 1 (PROTOCOL.md, the default) or 2 (PROTOCOL-2.md, gen2/).
+    api: int = 1
+    # Gen 2 only: require the licence key as the bearer token (`--api-key`); gen 1 always
+    # requires it when one is set.
+    api_key: bool = False
     # repr=False: the key must never appear in logs or tracebacks.
     license_key: str | None = field(default=None, repr=False)
 

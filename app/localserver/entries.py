@@ -115,6 +115,13 @@ def _encodable(text: str) -> bool:
     return True
 
 
+# Generation 2 sessions take raw text: each pushed string is one entry {"text": ...}.
+RAW_TEXT = "text"
+
+
 def render_entry(stream_type: str, entry: dict[str, Any]) -> str:
     """One line of text per entry; the model reads these lines as the session's data."""
+    if stream_type == RAW_TEXT:
+        text: str = entry["text"]
+        return text if text.endswith("\n") else text + "\n"
     return registry.get(stream_type).render(entry)

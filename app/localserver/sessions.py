@@ -490,6 +490,15 @@ class SessionRegistry:
         self._sessions[session.id] = session
         return session
 
+    def rename(self, session: Session, new_id: str) -> None:
+        """Give a just-created session the id its client chose (generation 2); 409 if taken."""
+        if new_id in self._sessions:
+            raise APIError(409, f"session {new_id} already exists", code="session_exists",
+                           param="id")
+        del self._sessions[session.id]
+        session.id = new_id
+        self._sessions[new_id] = session
+
     def detach(self, session: Session) -> bool:
         """Forget the session at once (later calls get 404); its sequence id stays taken
         until release(). False when it was already detached."""
