@@ -13,16 +13,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.api import LayerScale
+from app.api import LayerScale, LayerScaleError
 from app.api.generation import Generation
 from app.core import per_generation
+from app.core.archive import ArchivedSession, SessionArchive, SessionJournal, spec_dict
 from app.core.gen2_compat import Ledger
 from app.core.link import SessionRunner
-from app.core.problems import Problem
+from app.core.problems import Problem, diagnose
 from app.core.server import Banner, ServerMonitor, ServerState, cancel_quietly
-from app.core.session import Mode, SessionModel, SessionSpec
+from app.core.session import Mode, SessionModel, SessionSpec, spec_from_dict
 from app.core.sessions import SessionsStore
 from app.feeds.base import Feed
+from app.feeds.resume import feed_from_recipe
 from app.streams import registry
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class Dashboard:
         client_factory: ClientFactory = default_client,
         poll_interval: float = 1.5,
         key_lookup: KeyLookup | None = None,
+        archive: SessionArchive | None = None,
     ) -> None:
         self.client_factory = client_factory
         # Asked again whenever the server refuses the key, so a key the user stores (or
@@ -69,6 +72,9 @@ class Dashboard:
         self.open: list[OpenSession] = []
         self._ledgers: dict[str, Ledger] = {}  # gen 2: what each session acked (gen2_compat)
         self._regen_task: asyncio.Task[None] | None = None
+        # Sessions this dashboard creates are kept here so a restart re-adopts them (None:
+        # nothing kept, as in most tests).
+        self.archive = archive
         self.version = 0  # bumps when the set of open sessions changes
 
     @property
@@ -170,8 +176,10 @@ class Dashboard:
     def find(self, session_id: str) -> OpenSession | None:
         return next((o for o in self.open if o.model.session_id == session_id), None)
 
-    def _open_model(self, model: SessionModel) -> SessionModel:
-        runner = SessionRunner(self.runner_client(model), model, on_session_id=self._renamed)
+    def _open_model(self, model: SessionModel, journal: SessionJournal | None = None,
+                    accepted: int = 0) -> SessionModel:
+        runner = SessionRunner(self.runner_client(model), model, on_session_id=self._renamed,
+                               journal=journal, accepted=accepted)
         task = asyncio.ensure_future(runner.run())
         self.open.append(OpenSession(model, runner, task))
         self.version += 1
@@ -189,7 +197,12 @@ class Dashboard:
         self.sessions.known_types[sid] = spec.type
         self.poke()
         model = SessionModel(sid, spec.type, mode=Mode.OWNED, spec=spec)
-        return self._open_model(model) if open_view else model
+        journal = None
+        if self.archive is not None:
+            key = await self.archive.call(self.archive.remember, self.url, sid, spec.type,
+                                          spec_dict(spec))
+            journal = SessionJournal(self.archive, key, 0)
+        return self._open_model(model, journal) if open_view else model
 
     def open_session(self, session_id: str, type_: str | None = None) -> SessionModel:
         """Open a view of a session (ours if we created it in this run, else observe)."""
@@ -201,13 +214,15 @@ class Dashboard:
         return self._open_model(SessionModel(session_id, stype, mode=Mode.EXTERNAL))
 
     async def close_session(self, model: SessionModel) -> None:
+        """Stop a session's link (idempotent: a tab closed while the dashboard switches
+        servers is closed once)."""
         item = next((o for o in self.open if o.model is model), None)
         if item is None:
             return
         model.closed_by_user = True
-        await cancel_quietly(item.task)
-        self.open.remove(item)
+        self.open.remove(item)  # before awaiting: a second caller finds nothing to do
         self.version += 1
+        await cancel_quietly(item.task)
 
     async def delete_session(self, session_id: str) -> None:
         item = self.find(session_id)
@@ -216,7 +231,73 @@ class Dashboard:
         # Generation 2 refuses (409) while a request runs on it: tried again for a while.
         await per_generation.delete_session(self.client, session_id)
         self.sessions.known_types.pop(session_id, None)
+        if item is not None and item.runner.journal is not None:
+            item.runner.journal.forget()
+        elif self.archive is not None:
+            for kept in await self.archive.call(self.archive.sessions, self.url):
+                if kept.session_id == session_id:
+                    self.archive.post(self.archive.forget, kept.key)
         self.poke()
+
+    # ------------------------------------------------------------------ re-adoption
+    async def archived(self) -> list[ArchivedSession]:
+        """Sessions this dashboard created on this server, as kept on disk."""
+        if self.archive is None:
+            return []
+        return await self.archive.call(self.archive.sessions, self.url)
+
+    async def adopt(self, kept: ArchivedSession) -> SessionModel:
+        """Open a session created by an earlier run of the dashboard as our own: its
+        drawn history from disk, its feed resumed where the server's count says it got to.
+
+        Entries the server acknowledged but the dying dashboard never wrote down are
+        played again from the feed (same file or seed, so the same entries) and drawn
+        without being sent twice."""
+        assert self.archive is not None
+        existing = self.find(kept.session_id)
+        if existing is not None:
+            return existing.model
+        spec = spec_from_dict(kept.spec)
+        model = SessionModel(kept.session_id, kept.type, mode=Mode.OWNED, spec=spec)
+        stored = await self.archive.call(self.archive.entries, kept.key)
+        stream = model.stream
+        model.store.extend([stream.from_wire(w) for w in stored])
+        end_seq = kept.first_seq + len(stored)
+        journal = SessionJournal(self.archive, kept.key, end_seq)
+        accepted = 0
+        on_server = True
+        try:
+            status = await self.client.sessions.stream_status(kept.session_id)
+            accepted = status.statistics.total_enqueued
+        except LayerScaleError as exc:
+            on_server = diagnose(exc).problem is not Problem.NOT_FOUND
+            # gone: the runner recreates it from the spec and re-sends the window
+        feed = None
+        extra: list[Any] = []
+        if kept.feed is not None:
+            try:
+                feed = await feed_from_recipe(kept.feed, float(kept.feed.get("speed") or 1.0))
+            except (OSError, ValueError) as exc:
+                model.note(f"The feed could not be resumed: {exc}", "warning")
+            else:
+                # The feed already delivered what the journal holds since its start, and
+                # the server may hold more than was written down before the crash.
+                journaled = max(0, end_seq - kept.server_start)
+                unseen = max(0, accepted - journaled) if on_server else 0
+                feed.skip(max(0, end_seq - kept.feed_start))
+                extra = feed.skip(unseen)
+        if extra:
+            model.store.extend(extra)
+            journal.record([stream.to_wire(e) for e in extra])
+        self._open_model(model, journal, accepted if on_server else 0)
+        self.sessions.known_types[kept.session_id] = kept.type
+        model.note(f"Re-adopted from the last run: {len(model.store):,} {stream.unit} "
+                   "redrawn" + (f", {len(extra)} recovered from the feed" if extra else "")
+                   + ("; the feed resumes." if feed is not None else "."))
+        if feed is not None:
+            name = str((kept.feed or {}).get("name") or feed.kind)
+            self.attach_feed(model, feed, name)
+        return model
 
     def attach_feed(self, model: SessionModel, feed: Feed, name: str) -> None:
         item = next(o for o in self.open if o.model is model)
@@ -224,3 +305,4 @@ class Dashboard:
 
     def runner_for(self, model: SessionModel) -> SessionRunner:
         return next(o.runner for o in self.open if o.model is model)
+

@@ -59,3 +59,15 @@ def diagnose(exc: BaseException) -> Diagnosis:
         case _:
             problem = Problem.ERROR
     return Diagnosis(problem, status, msg)
+
+
+_FULL_WORDS = ("context is full", "context full", "no room left", "context_length_exceeded")
+
+
+def context_full(message: str | None, code: object = None) -> bool:
+    """Whether a server's refusal says the session's context is full (the bundled server
+    and LayerScale both send code `context_length_exceeded` or say so in words)."""
+    if code == "context_length_exceeded":
+        return True
+    text = (message or "").lower()
+    return any(w in text for w in _FULL_WORDS)

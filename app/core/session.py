@@ -16,7 +16,9 @@ from typing import Any
 from app.api.models import Stats
 from app.core.flash import FlashBoard
 from app.core.outbox import Outbox
+from app.core.progress import Progress, Verdict
 from app.core.server import seconds_until
+from app.core.signals import SignalLog, VersionLedger
 from app.streams import registry
 
 NOTES = 20
@@ -58,6 +60,14 @@ class SessionSpec:
         if items:
             kwargs["flash"] = items
         return kwargs
+
+
+def spec_from_dict(data: dict[str, Any]) -> SessionSpec:
+    """The inverse of app.core.archive.spec_dict (unknown keys ignored)."""
+    known = {f for f in SessionSpec.__dataclass_fields__}
+    kwargs = {k: v for k, v in data.items() if k in known}
+    kwargs["flash"] = tuple(kwargs.get("flash") or ())
+    return SessionSpec(**kwargs)
 
 
 @dataclass
@@ -132,7 +142,11 @@ class SessionModel:
         self.spec = spec
         self.store: Any = self.stream.new_store()  # the type's store (CandleStore, ColumnStore)
         self.board = FlashBoard()
+        self.signals = SignalLog()  # every answer received, with its candle (scoring, alerts)
+        self.ledger = VersionLedger()  # data_version -> the candle it ended with
         self.outbox = Outbox(outbox_capacity) if outbox_capacity else Outbox()
+        self.progress = Progress()  # what the model has read of what is drawn; freshness
+        self.policy = "hold"  # or "latest": see app.core.link (backpressure)
         self.link = LinkInfo()
         self.feed = FeedInfo()
         self.data_version = 0
@@ -161,6 +175,10 @@ class SessionModel:
 
     def touch(self) -> None:
         self.version += 1
+
+    def verdict(self, answer_version: int | None, now: float | None = None) -> Verdict:
+        """How fresh an answer computed at `answer_version` is (app.core.progress)."""
+        return self.progress.verdict(answer_version, tracks_data=self.owned, now=now)
 
     def note(self, text: str, level: str = "info") -> None:
         self.notes.append(Note(time.time(), text, level))

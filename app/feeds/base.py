@@ -69,6 +69,7 @@ class PacedFeed(ABC):
         # Set on pause/resume/speed change/stop so a pending wait re-plans at once.
         self._wake = asyncio.Event()
         self._emitted = 0
+        self._skipped = 0
         self._waiting = False
 
     # ------------------------------------------------------------------ control
@@ -180,6 +181,27 @@ class PacedFeed(ABC):
                 await self._wake.wait()
             finally:
                 timer.cancel()
+
+    def skip(self, n: int) -> list[Any]:
+        """Take the next `n` entries at once, unpaced (history to start with, or what a
+        resumed feed already delivered); the feed then continues after them."""
+        out = []
+        while len(out) < n:
+            entry = self._next_entry()
+            if entry is None:
+                break
+            out.append(entry)
+        self._skipped += len(out)
+        return out
+
+    @property
+    def taken(self) -> int:
+        """Entries taken from the source so far, paced or skipped."""
+        return self._emitted + self._skipped
+
+    def recipe(self) -> dict[str, Any] | None:
+        """How to build this feed again from its start (app.feeds.resume), or None."""
+        return None
 
     @abstractmethod
     def _next_entry(self) -> Any | None:

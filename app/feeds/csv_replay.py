@@ -50,6 +50,9 @@ class CsvReplayFeed(PacedFeed):
         table = await asyncio.to_thread(read_csv, Path(path), registry.get(stream))
         return cls(path, speed, stream=stream, table=table)
 
+    def recipe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "stream": self.stream.name, "path": str(self.path.resolve())}
+
     @property
     def total(self) -> int:
         """Good rows in the file (the entries this feed will play)."""

@@ -50,6 +50,8 @@ class SyntheticFeed(PacedFeed):
         self.seed = seed
         if start is None:
             start = math.floor(time.time() / interval) * interval
+        self.start = float(start)
+        self.params = dict(params)
         self._gen = self.stream.generator(seed=seed, start=float(start), interval=self.interval,
                                           **params)
         self._count = count
@@ -60,13 +62,12 @@ class SyntheticFeed(PacedFeed):
     def backlog(self, n: int) -> list[Any]:
         """The next `n` entries at once, unpaced (history to start a plot with); the feed
         then continues after them (`count` counts only what it plays afterwards)."""
-        out = []
-        while len(out) < n:
-            entry = self._next_entry()
-            if entry is None:
-                break
-            out.append(entry)
-        return out
+        return self.skip(n)
+
+    def recipe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "stream": self.stream.name, "seed": self.seed,
+                "interval": self.interval, "start": self.start, "count": self._count,
+                "params": self.params}
 
     def _next_entry(self) -> Any | None:
         if self._count is not None and self._emitted >= self._count:

@@ -18,7 +18,7 @@ import uvicorn
 from app.bundled_model import bundled_model_path
 
 from .app import create_app
-from .config import GEN2_MAX_FRAME_BYTES, MAX_BODY_BYTES, ServerConfig
+from .config import GEN2_MAX_FRAME_BYTES, MAX_BODY_BYTES, QUEUE_CAPACITY, ServerConfig
 from .logs import redact, setup_logging
 
 log = logging.getLogger("layerscale.localserver")
@@ -38,7 +38,8 @@ class _Server(uvicorn.Server):
 
 
 def default_threads() -> int:
-    """Half the usable logical CPUs (about the physical cores), at most 8.
+    """Half the usable logical CPUs (about the physical cores), at most 8: the rule the
+    server used before it measured (threads.py); benches that pass a fixed count use it.
 
     llama.cpp's threads spin on barriers: with more threads than free cores (a busy
     2-core machine) a query measured 4x slower on 2 threads than on 1.
@@ -69,10 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--gpu-layers", type=int, default=0,
                         help="layers to offload to a GPU (0 on CPU builds)")
-    parser.add_argument("--threads", type=_positive, default=default_threads(),
-                        help="CPU threads for llama.cpp (default: half the logical CPUs)")
+    parser.add_argument("--threads", type=_positive, default=None,
+                        help="CPU threads for llama.cpp (default: the fastest count measured "
+                             "on this machine at first start, then cached)")
+    parser.add_argument("--render", choices=("compact", "full"), default="compact",
+                        help="entries as text for the model: compact (default: fewer tokens) "
+                             "or full (each entry on its own, as before)")
+    parser.add_argument("--schedule", choices=("batched", "sequential"), default="batched",
+                        help="batched (default): sessions' ingest and flash answers share "
+                             "decode calls; sequential: one job per chunk and per query")
     parser.add_argument("--pool-size", type=_positive, default=8,
                         help="maximum number of concurrent sessions")
+    parser.add_argument("--queue-capacity", type=_positive, default=QUEUE_CAPACITY,
+                        help=f"entries each session's ingest queue holds before pushes are "
+                             f"dropped (default {QUEUE_CAPACITY})")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--api", type=int, choices=(1, 2), default=1,
                         help="API generation to speak: 1 (default) or 2 (layerscale >= 0.5)")
@@ -135,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = ServerConfig(
         model=Path(model), ctx_size=args.ctx_size, host=args.host, port=args.port,
-        gpu_layers=args.gpu_layers, threads=args.threads, pool_size=args.pool_size,
+        gpu_layers=args.gpu_layers, threads=args.threads or 0, pool_size=args.pool_size,
+        render=args.render, schedule=args.schedule,
+        queue_capacity=args.queue_capacity,
         log_format=args.log_format, api=args.api, api_key=args.api_key,
         license_key=os.environ.get("LAYERSCALE_LICENSE_KEY") or None,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 SERVER_VERSION = "0.1.0"
 
@@ -15,6 +16,11 @@ MAX_ENTRIES_PER_BATCH = 512  # entries per flash refresh while a backlog drains
 # Tokens decoded per worker job while ingesting: small enough that a request queued
 # behind it waits a fraction of a second, large enough to keep prompt-eval speed.
 INGEST_CHUNK_TOKENS = 256
+# Batched scheduling (ServerConfig.schedule): one worker job decodes the new data of every
+# session waiting, about this many tokens in all (each session's share at least the
+# minimum), so the shared job is no longer than a single session's chunk.
+BATCH_DECODE_TOKENS = 512
+MIN_BATCHED_CHUNK_TOKENS = 32
 FLASH_DEFAULT_MAX_TOKENS = 32
 FLASH_MAX_TOKENS_LIMIT = 256
 DEFAULT_GENERATE_MAX_TOKENS = 128
@@ -44,9 +50,15 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     gpu_layers: int = 0
-    threads: int = 2
+    threads: int = 0  # 0: measured at model load (threads.py)
     pool_size: int = 8
+    queue_capacity: int = QUEUE_CAPACITY  # entries each session's ingest ring holds
     log_format: str = "text"
+    # How entries become text (app/streams/rendering.py): "compact" or "full" (before).
+    render: Literal["compact", "full"] = "compact"
+    # "batched": sessions' ingest and flash answers share decode calls (app/localserver/
+    # batching.py); "sequential": one job per chunk and per query, as before.
+    schedule: Literal["batched", "sequential"] = "batched"
     # API generation spoken: 1 (PROTOCOL.md, the default) or 2 (PROTOCOL-2.md, gen2/).
     api: int = 1
     # Gen 2 only: require the licence key as the bearer token (`--api-key`); gen 1 always

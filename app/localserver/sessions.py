@@ -89,6 +89,19 @@ class IngestCounters:
 
 
 @dataclass
+class IngestPlan:
+    """Entries about to be decoded into a session: `tokens` at positions start.. ."""
+
+    accepted: list[tuple[dict[str, Any], list[int]]]
+    rejected: int
+    slid: int
+    separator: list[int]
+    start: int
+    headroom: int
+    tokens: list[int] = field(default_factory=list)
+
+
+@dataclass
 class QueryResult:
     generation: Generation
     n_prompt: int
@@ -123,6 +136,8 @@ class Session:
     in_use: int = 0
     deleted: bool = False
     n_tokens: int = 0
+    # The entry rendered last: compact rendering says each entry relative to it.
+    last_rendered: dict[str, Any] | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -295,6 +310,19 @@ class Session:
         (those of this very call that would slide out at once are skipped: `slid`);
         without one, entries that no longer fit are rejected and the session reports it.
         """
+        plan = self.plan_ingest(engine, entries)
+        if plan.tokens:
+            try:
+                engine.decode(self.seq, plan.tokens, plan.start, want_logits=False)
+            except DecodeError as exc:
+                raise ContextFullError(f"could not decode entries: {exc}") from exc
+        return self.commit_ingest(plan)
+
+    def plan_ingest(self, engine: Engine, entries: list[tuple[dict[str, Any], list[int]]]
+                    ) -> IngestPlan:
+        """worker: what ingest() decodes, with room made for it (the window slid) but not
+        decoded yet: the batched scheduler decodes several sessions' plans in one call
+        and then commits each (commit_ingest)."""
         self.check_alive()
         headroom = self.headroom()
         n_given = len(entries)
@@ -310,27 +338,29 @@ class Session:
                 break
             accepted.append((entry, tokens))
             n_new += len(tokens)
-        rejected = len(entries) - len(accepted)
+        plan = IngestPlan(accepted, len(entries) - len(accepted), slid, separator,
+                          start=self.n_tokens, headroom=headroom)
         if accepted:
             self._make_room(engine, n_new, headroom, self._overflow(len(accepted)))
-            flat = separator + [t for _, tokens in accepted for t in tokens]
-            start = self.n_tokens
-            try:
-                engine.decode(self.seq, flat, start, want_logits=False)
-            except DecodeError as exc:
-                raise ContextFullError(f"could not decode entries: {exc}") from exc
-            if separator:
-                self.segments.append(Segment("text", separator))
-            for entry, tokens in accepted:
+            plan.start = self.n_tokens
+            plan.tokens = separator + [t for _, tokens in accepted for t in tokens]
+        return plan
+
+    def commit_ingest(self, plan: IngestPlan) -> tuple[int, int, int]:
+        """worker: record a plan's tokens as decoded; returns (ingested, rejected, slid)."""
+        if plan.accepted:
+            if plan.separator:
+                self.segments.append(Segment("text", plan.separator))
+            for entry, tokens in plan.accepted:
                 self.segments.append(Segment("entry", tokens, entry))
-            self.n_tokens += n_new
+            self.n_tokens += len(plan.tokens)
             self.kv_version += 1
-        if rejected:
+        if plan.rejected:
             self.ingest_error = (
                 f"session context is full ({self.n_tokens} of {self.context} tokens, "
-                f"{headroom} kept for flash queries): {rejected} entries rejected; set "
-                "window_size to slide the data region")
-        return len(accepted), rejected, slid
+                f"{plan.headroom} kept for flash queries): {plan.rejected} entries rejected; "
+                "set window_size to slide the data region")
+        return len(plan.accepted), plan.rejected, plan.slid
 
     def entry_capacity(self) -> int:
         """Tokens one entry may take at most in this session: what the data region could
@@ -450,9 +480,11 @@ class Session:
 
 
 class SessionRegistry:
-    def __init__(self, pool_size: int, ctx_size: int) -> None:
+    def __init__(self, pool_size: int, ctx_size: int,
+                 queue_capacity: int = config.QUEUE_CAPACITY) -> None:
         self.pool_size = pool_size
         self.ctx_size = ctx_size
+        self.queue_capacity = queue_capacity
         self._sessions: dict[str, Session] = {}
         self._free_seqs = list(range(pool_size))
 
@@ -486,6 +518,7 @@ class SessionRegistry:
             context=min(context or self.ctx_size, self.ctx_size),
             window_size=window_size,
             hub=EventHub(loop),
+            ring_capacity=self.queue_capacity,
         )
         self._sessions[session.id] = session
         return session

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import threads
+from .batching import BatchScheduler
 from .chat import ChatTemplate
 from .config import ServerConfig
 from .engine import Engine
@@ -37,10 +39,13 @@ class ServerState:
     loop: asyncio.AbstractEventLoop | None = None
     processors: dict[str, IngestProcessor] = field(default_factory=dict)
     metrics: ServerMetrics = field(init=False, repr=False)
+    batcher: BatchScheduler = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.registry = SessionRegistry(self.config.pool_size, self.config.ctx_size)
+        self.registry = SessionRegistry(self.config.pool_size, self.config.ctx_size,
+                                        self.config.queue_capacity)
         self.metrics = ServerMetrics(self)
+        self.batcher = BatchScheduler(self)
 
     @property
     def ready(self) -> bool:
@@ -69,7 +74,9 @@ class ServerState:
         cfg = self.config
         # One extra sequence: the scratch space for stateless chat/completions.
         engine = Engine(cfg.model, n_ctx_per_seq=cfg.ctx_size, n_seq=cfg.pool_size + 1,
-                        threads=cfg.threads, gpu_layers=cfg.gpu_layers)
+                        threads=cfg.threads or 1, gpu_layers=cfg.gpu_layers)
+        if not cfg.threads:  # no --threads: measured on this machine (threads.py)
+            threads.choose(engine, cfg.pool_size, cfg.model)
         eos = engine.token_text(engine.eos_token_id)
         bos = engine.token_text(engine.bos) if engine.bos >= 0 else ""
         self.template = ChatTemplate(engine.chat_template(), bos, eos)

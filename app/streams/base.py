@@ -33,7 +33,11 @@ __all__ = [
     "StatsModel",
     "StreamType",
     "Text",
+    "fmt_delta",
     "fmt_number",
+    "fmt_offset",
+    "fmt_si",
+    "fmt_sig",
     "fmt_time",
     "show",
 ]
@@ -173,6 +177,71 @@ def fmt_time(ts: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}" if secs else f"{hours:02d}:{minutes:02d}"
 
 
+# -- compact rendering (see StreamType.render_compact) ---------------------------------------
+# The bundled model's tokenizer spends a token per digit and per punctuation mark, so the
+# compact rendering says each value with the digits the data has and no more, and leaves
+# out what the previous line already said.
+
+SIGNIFICANT = 6  # digits a float keeps at most: a price tick of 0.01 up to 9999.99
+
+
+def _decimals(value: float, sig: int = SIGNIFICANT) -> int:
+    """Decimals `value` needs: its own (up to 6), capped at `sig` significant digits."""
+    if float(value).is_integer():
+        return 0
+    magnitude = math.floor(math.log10(abs(value))) if value else 0
+    text = f"{value:.6f}".rstrip("0")
+    own = len(text) - text.index(".") - 1
+    return max(0, min(own, sig - 1 - magnitude))
+
+
+def fmt_sig(value: float, sig: int = SIGNIFICANT) -> str:
+    """A number with the precision the data has: 150.2 stays 150.2, float noise and
+    random-walk floats (100.123456789) stop at `sig` significant digits."""
+    digits = _decimals(value, sig)
+    text = f"{value:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in {"", "-0"} else text
+
+
+def fmt_delta(value: float, base: float, sig: int = SIGNIFICANT) -> str:
+    """`value` as a signed difference from `base` in the operands' own precision, without
+    the leading zero ("+.8", "-1.25", "+0"): two digits where the absolute price has five."""
+    digits = max(_decimals(value, sig), _decimals(base, sig))
+    diff = round(value - base, digits)
+    text = fmt_sig(abs(diff), sig)
+    if text.startswith("0."):
+        text = text[1:]
+    return ("-" if diff < 0 and text != "0" else "+") + text
+
+
+def fmt_si(value: float) -> str:
+    """A magnitude in k/M/B with three significant digits (1200000 -> 1.2M, 1523 -> 1.52k):
+    volumes and counts are read by size, not to the unit."""
+    size = abs(value)
+    for factor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if size >= factor * 0.9995:
+            return fmt_sig(value / factor, 3) + suffix
+    return fmt_sig(value, 3)
+
+
+def fmt_offset(ts: float | None, previous_ts: float | None) -> str | None:
+    """Time as an offset from the previous entry ("+60"), the time of day for the first
+    one, nothing when both are at the same instant (or the entry has no time)."""
+    if ts is None:
+        return None
+    if previous_ts is None:
+        return fmt_time(ts)
+    diff = round(ts - previous_ts, 3)
+    if diff == 0:
+        return None
+    # Tenths of a second past one second, two digits below it: "+2.4", not "+2.397".
+    size = abs(diff)
+    text = fmt_sig(round(size, 1)) if size >= 1 else fmt_sig(size, 2)
+    return ("+" if diff > 0 else "-") + text
+
+
 def mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
@@ -250,6 +319,12 @@ class StreamType:
         """What the link sends for an entry held in the outbox or the store."""
         return dict(entry.to_entry())
 
+    @classmethod
+    def from_wire(cls, wire: Entry) -> Any:
+        """An entry as the store and the outbox hold it, from its wire JSON (the inverse
+        of `to_wire`; a session's history read back from disk)."""
+        return cls.validate(wire)
+
     # --------------------------------------------------------------- rendering
     @classmethod
     def render(cls, entry: Entry) -> str:
@@ -267,6 +342,26 @@ class StreamType:
     @classmethod
     def _render_fields(cls, entry: Entry) -> list[str]:
         return [f"{f.name}={entry[f.name] if f.kind == 'str' else fmt_number(entry[f.name])}"
+                for f in cls.required()]
+
+    @classmethod
+    def render_compact(cls, entry: Entry, previous: Entry | None) -> str:
+        """The same entry in fewer tokens, given the entry rendered just before it in the
+        same stream (None for the first): time as an offset from it, unchanged context
+        left out. A pure function of the two, so a client that keeps the previous entry
+        renders exactly the text the server decodes (see app/streams/rendering.py)."""
+        parts: list[str] = []
+        when = fmt_offset(entry.get("timestamp"),
+                          previous.get("timestamp") if previous is not None else None)
+        if when is not None:
+            parts.append(when)
+        parts.extend(cls._compact_fields(entry, previous))
+        return " ".join(parts) + "\n"
+
+    @classmethod
+    def _compact_fields(cls, entry: Entry, previous: Entry | None) -> list[str]:
+        """Default: name and value run together ("val70.1"); types override."""
+        return [f"{f.name}{entry[f.name] if f.kind == 'str' else fmt_sig(entry[f.name])}"
                 for f in cls.required()]
 
     # -------------------------------------------------------------- statistics

@@ -22,7 +22,10 @@ from app.streams.base import (
     StatsModel,
     StreamType,
     Text,
+    fmt_delta,
     fmt_number,
+    fmt_si,
+    fmt_sig,
     mean,
     show,
 )
@@ -147,6 +150,10 @@ class Ohlcv(StreamType):
     stats_model = OhlcvStats
     plot = "app.ui.chart:CandleChart"
     generator_class = _WalkGenerator
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> Candle:
+        return Candle.from_entry(wire)
     csv_reader = "app.feeds.csv_format:parse_ohlcv_csv"
     role = "a market analyst"
     describe = "OHLCV candles (time, open, high, low, close, volume)."
@@ -163,6 +170,19 @@ class Ohlcv(StreamType):
         # "O150" is one token cheaper per field than "o=150" and reads as well.
         parts = [str(entry["sym"])] if entry.get("sym") is not None else []
         return parts + [f"{f.name.upper()}{fmt_number(entry[f.name])}" for f in cls.required()]
+
+    @classmethod
+    def _compact_fields(cls, entry: Entry, previous: Entry | None) -> list[str]:
+        # "AAPL O150.2 H+.6 L-.1 C+.5 V1.2M": the symbol when it changes, the open in full,
+        # high, low and close as moves from the open (two digits where a price has five),
+        # volume in k/M.
+        sym = entry.get("sym")
+        parts = [str(sym)] if sym is not None and (
+            previous is None or previous.get("sym") != sym) else []
+        o = entry["o"]
+        return [*parts, f"O{fmt_sig(o)}", f"H{fmt_delta(entry['h'], o)}",
+                f"L{fmt_delta(entry['l'], o)}", f"C{fmt_delta(entry['c'], o)}",
+                f"V{fmt_si(entry['v'])}"]
 
     @classmethod
     def to_wire(cls, entry: Any) -> dict[str, Any]:

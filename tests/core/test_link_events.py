@@ -34,7 +34,7 @@ def test_flash_answers_versions_and_a_flip_marker_at_the_newest_candle() -> None
     assert model.markers == []  # a first answer is not a change
     runner._handle(FlashReadyEvent(id=1, query="Up?", value=" No", data_version=3,
                                    confidence=0.4, evaluated_at=2.0))
-    assert model.markers == [Marker(120.0, "Yes → No", FLIP_COLOUR)]
+    assert model.markers == [Marker(120.0, "Up?: Yes → No", FLIP_COLOUR)]  # names the query
     assert [f.after for f in model.board.flips_since(0)] == [" No"]
     # The same answer replayed after a reconnect is neither a new answer nor a flip.
     runner._handle(FlashReadyEvent(id=1, query="Up?", value=" No", data_version=3,
