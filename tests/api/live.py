@@ -98,3 +98,32 @@ async def until(predicate: Callable[[], Any], timeout: float = 20.0, every: floa
         if loop.time() > deadline:
             raise AssertionError("condition not met before the deadline")
         await asyncio.sleep(every)
+
+
+@contextlib.asynccontextmanager
+async def any_session(client: LayerScale, generation: int) -> AsyncIterator[str]:
+    """A session on a server of either API generation (deleted afterwards); yields its id.
+
+    Generation 1 sessions are typed (ohlcv); generation 2 sessions hold raw text."""
+    if generation == 1:
+        sid = (await client.sessions.create(type="ohlcv", context=2048)).session_id
+    else:
+        sid = (await client.v2.sessions.create(window=1024)).id
+    try:
+        yield sid
+    finally:
+        with contextlib.suppress(NotFoundError):
+            await asyncio.shield((await client.surface()).delete_session(sid))
+
+
+async def push_candles(client: LayerScale, generation: int, sid: str,
+                       candles: list[dict[str, Any]]) -> None:
+    """Push candles and wait until the session has read them: typed entries on gen 1,
+    the registry's rendered lines on gen 2 (what the dashboard sends)."""
+    if generation == 1:
+        await client.sessions.push(sid, candles, wait=True)
+    else:
+        from app.streams import registry
+
+        ohlcv = registry.get("ohlcv")
+        await client.v2.sessions.push(sid, [ohlcv.render(c) for c in candles], wait=True)
