@@ -29,6 +29,7 @@ KIND_LABELS: dict[str, str] = {
 }
 KV_CACHE_TYPES = ("f16", "q8_0", "q4_0")
 LOG_FORMATS = ("text", "json")
+API_GENERATIONS = (1, 2)  # the bundled server's --api: PROTOCOL.md or PROTOCOL-2.md
 CONTAINER_IMAGE = "layerscale/layerscale"
 DEFAULT_PROFILE = "Bundled"
 ENV_KEY = "LAYERSCALE_LICENSE_KEY"
@@ -63,6 +64,8 @@ class Profile:
     image_tag: str = "latest"  # LayerScale container
     gpus: bool = True
     docker: str = "docker"
+    api: int = 1  # API generation the bundled server speaks (`--api N`)
+    require_key: bool = False  # bundled, generation 2: `--api-key` (the key is the bearer)
 
     @classmethod
     def bundled(cls, port: int = 8080, **overrides: Any) -> Profile:
@@ -134,6 +137,8 @@ class Profile:
                                 f"{self.binary}")
         if self.kv_cache_type not in KV_CACHE_TYPES:
             problems.append(f"KV cache type must be one of {', '.join(KV_CACHE_TYPES)}.")
+        if self.kind == "bundled" and self.api not in API_GENERATIONS:
+            problems.append(f"API generation must be 1 or 2, not {self.api}.")
         if self.log_format not in LOG_FORMATS:
             problems.append("Log format must be text or json.")
         if self.kind == "container" and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}",
@@ -158,7 +163,8 @@ class Profile:
             "--host", self.host, "--port", str(self.port),
             "--gpu-layers", str(self.gpu_layers), "--threads", str(self.threads),
             "--pool-size", str(self.pool_size), "--log-format", self.log_format,
-        ]
+            "--api", str(self.api),
+        ] + (["--api-key"] if self.api == 2 and self.require_key else [])
 
     def _binary_flags(self, model: str, host: str, port: int) -> list[str]:
         flags = ["--model", model] if model else []

@@ -30,7 +30,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.launcher import LaunchError, Profile, RestartPolicy
-from app.launcher.profiles import KIND_LABELS, KINDS, KV_CACHE_TYPES, LOG_FORMATS
+from app.launcher.profiles import (
+    API_GENERATIONS,
+    KIND_LABELS,
+    KINDS,
+    KV_CACHE_TYPES,
+    LOG_FORMATS,
+)
+
+API_LABELS = {1: "1: the seed's API (layerscale 0.2)", 2: "2: current (layerscale 0.5 and later)"}
 
 ON_QUIT_CHOICES = (("Ask", "ask"), ("Leave it running", "leave"), ("Stop it", "stop"))
 
@@ -70,6 +78,12 @@ class ProfileForm(QGroupBox):
         self.kv_combo.addItems(list(KV_CACHE_TYPES))
         self.log_format_combo = QComboBox()
         self.log_format_combo.addItems(list(LOG_FORMATS))
+        self.api_combo = QComboBox()
+        for generation in API_GENERATIONS:
+            self.api_combo.addItem(API_LABELS[generation], generation)
+        self.api_combo.setToolTip("The API generation the bundled server speaks (--api N)")
+        self.require_key_check = QCheckBox("--api-key (the licence key is the bearer token)")
+        self.require_key_check.setToolTip("Generation 2 is open unless started with --api-key")
         self.tag_edit = QLineEdit()
         self.gpus_check = QCheckBox("--gpus all")
         self.key_label = QLabel()
@@ -90,6 +104,8 @@ class ProfileForm(QGroupBox):
         form.addRow("Flash attention", self.flash_check)
         form.addRow("KV cache type", self.kv_combo)
         form.addRow("Log format", self.log_format_combo)
+        form.addRow("API generation", self.api_combo)
+        form.addRow("Require key", self.require_key_check)
         form.addRow("GPUs", self.gpus_check)
         self.keys_button = QPushButton("Keys…")
         self.keys_button.setToolTip("Add, replace, test or remove the licence key for this "
@@ -116,9 +132,9 @@ class ProfileForm(QGroupBox):
         for spin in (self.port_spin, self.ctx_spin, self.threads_spin, self.gpu_spin,
                      self.pool_spin):
             spin.valueChanged.connect(self._changed)
-        for combo in (self.kind_combo, self.kv_combo, self.log_format_combo):
+        for combo in (self.kind_combo, self.kv_combo, self.log_format_combo, self.api_combo):
             combo.currentIndexChanged.connect(self._changed)
-        for check in (self.flash_check, self.gpus_check):
+        for check in (self.flash_check, self.gpus_check, self.require_key_check):
             check.toggled.connect(self._changed)
 
     def _path_row(self, edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
@@ -152,6 +168,8 @@ class ProfileForm(QGroupBox):
             self.log_format_combo.setCurrentText(profile.log_format)
             self.tag_edit.setText(profile.image_tag)
             self.gpus_check.setChecked(profile.gpus)
+            self.api_combo.setCurrentIndex(max(self.api_combo.findData(profile.api), 0))
+            self.require_key_check.setChecked(profile.require_key)
         finally:
             self._loading = False
         self.show_details(profile)
@@ -175,6 +193,8 @@ class ProfileForm(QGroupBox):
             log_format=self.log_format_combo.currentText(),
             image_tag=self.tag_edit.text().strip() or "latest",
             gpus=self.gpus_check.isChecked(),
+            api=self.api_combo.currentData(),
+            require_key=self.require_key_check.isChecked(),
         )
 
     def show_details(self, profile: Profile) -> None:
@@ -187,6 +207,8 @@ class ProfileForm(QGroupBox):
             self.threads_spin: kind == "bundled",
             self.flash_check: kind != "bundled",
             self.kv_combo: kind != "bundled",
+            self.api_combo: kind == "bundled",
+            self.require_key_check: kind == "bundled" and profile.api == 2,
         }
         for widget, visible in rows.items():
             self.form.setRowVisible(widget, visible)

@@ -130,3 +130,15 @@ def test_restart_backoff_is_capped() -> None:
 def test_settings_dir_is_isolated(isolated_dirs: Path) -> None:
     assert str(Settings().path).startswith(str(isolated_dirs))
     assert os.environ["XDG_STATE_HOME"].startswith(str(isolated_dirs))
+
+
+def test_profile_chooses_the_api_generation() -> None:
+    """The bundled server gets `--api N`; `--api-key` only for generation 2 and on request."""
+    first = Profile.bundled().command()
+    assert first[first.index("--api") + 1] == "1" and "--api-key" not in first
+    second = Profile.bundled(api=2, require_key=True)
+    command = second.command()
+    assert command[command.index("--api") + 1] == "2" and "--api-key" in command
+    assert "--api-key" not in Profile.bundled(api=1, require_key=True).command()
+    assert Profile.from_dict(second.to_dict()) == second
+    assert any("API generation" in p for p in Profile.bundled(api=3).validate())
