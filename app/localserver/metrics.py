@@ -151,7 +151,7 @@ class _HeldCollector(Collector):
 
         info = GaugeMetricFamily("layerscale_server_info", "The server: model and protocol "
                                  "generation; always 1", labels=("model", "generation"))
-        info.add_metric((cfg.model_name, "1"), 1)
+        info.add_metric((cfg.model_name, str(cfg.api)), 1)
         yield info
         yield GaugeMetricFamily("layerscale_model_loaded", "1 once the model has loaded and "
                                 "the server answers, else 0", value=1 if state.ready else 0)

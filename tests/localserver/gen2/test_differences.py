@@ -54,6 +54,9 @@ def test_probes_tell_generation_2(http2: httpx.Client) -> None:
     assert model["max_input_tokens"] == model["max_tokens"] == model["max_model_len"] - 1
     assert http2.get(f"/v1/models/{model['id'].upper()}").json()["id"] == model["id"]
     openai_error(http2.get("/v1/models/other-model"), 404)
+    metrics = http2.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert 'generation="2"' in metrics.text
 
 
 def test_generation_1_routes_are_gone(http2: httpx.Client) -> None:
