@@ -106,6 +106,9 @@ async def run(args: argparse.Namespace) -> int:
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     attach_launcher(window, None)
+    from app.ui.fleet_view import open_fleet
+
+    fleet = open_fleet(window)  # the fleet dock: one poller per saved server
     window.show()
     # The window and its docks live until quit: taking them out of the collector's reach
     # keeps bulk candle ingest free of long full-heap GC pauses (measured by the chart bench).
@@ -184,6 +187,8 @@ async def run(args: argparse.Namespace) -> int:
             deleting.cancel()
         elif not deleting.cancelled() and deleting.exception() is not None:
             log.info("demo session not deleted: %s", deleting.exception())
+    if fleet is not None:
+        await fleet.stop()
     await dashboard.stop()
     panel = getattr(window, "launcher_panel", None)
     if panel is not None and hasattr(panel, "aclose"):
