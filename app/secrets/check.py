@@ -17,7 +17,8 @@ class KeyCheck:
 
 
 async def check_key(url: str, key: str | None, *, timeout: float = 10.0) -> KeyCheck:
-    """GET /v1/health (no key needed) then GET /v1/models with the key.
+    """GET /v1/health (no key needed; generation 2's is /health) then GET /v1/models with
+    the key. A generation-2 server started without ``--api-key`` accepts any key or none.
 
     The message is for people and never contains the key.
     """
@@ -25,6 +26,8 @@ async def check_key(url: str, key: str | None, *, timeout: float = 10.0) -> KeyC
     async with httpx.AsyncClient(base_url=base, timeout=timeout) as client:
         try:
             health = await client.get("/v1/health")
+            if health.status_code == 404:  # API generation 2 serves /health only
+                health = await client.get("/health")
         except httpx.HTTPError as exc:
             return KeyCheck(False, "unreachable", f"{base} is unreachable ({type(exc).__name__}).")
         if health.status_code == 503:
@@ -35,7 +38,8 @@ async def check_key(url: str, key: str | None, *, timeout: float = 10.0) -> KeyC
             return KeyCheck(
                 False,
                 "not a LayerScale server",
-                f"{base}/v1/health answered HTTP {health.status_code}: not a LayerScale server?",
+                f"{base}{health.request.url.path} answered HTTP {health.status_code}: "
+                "not a LayerScale server?",
             )
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         try:

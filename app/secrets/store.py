@@ -256,5 +256,6 @@ def resolve_key(server_url: str) -> str | None:
 
 def mask(key: str) -> str:
     """A display form that shows the key exists without giving it away."""
-    prefix = key[:3] if key.startswith("LS-") else ""
+    # Generation 2 keys start LSK-, generation 1 keys LS-: the prefix says which it is.
+    prefix = next((p for p in ("LSK-", "LS-") if key.startswith(p)), "")
     return prefix + "•" * 12

@@ -108,15 +108,20 @@ class ConnectBar(QWidget):
 
     def show_state(self, state: ServerState, has_key: bool) -> None:
         if state.ok:
-            self.status.setText(f"<span style='color:{theme.OK}'>●</span> connected · model "
+            gen = state.generation_label()
+            self.status.setText(f"<span style='color:{theme.OK}'>●</span> connected"
+                                f"{f' · <b>{gen}</b>' if gen else ''} · model "
                                 f"<b>{state.model or '?'}</b>")
             # Shown once per change of state, so a start time rather than a stale "up 3 s".
             h = state.health
             up = h.get("uptime")
+            if not isinstance(up, int | float) and isinstance(h.get("uptime_ms"), int):
+                up = h["uptime_ms"] / 1000.0  # generation 2 counts milliseconds
             since = (time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - float(up)))
                      if isinstance(up, int | float) else "?")
+            details = "\n".join(f"{k}: {v}" for k, v in state.details()[2:])
             self.status.setToolTip(f"{state.url}\nserver {h.get('version') or '?'}, "
-                                   f"running since {since}")
+                                   f"running since {since}" + (f"\n{details}" if details else ""))
         elif state.status == "connecting":
             self.status.setText(f"<span style='color:{theme.WARN}'>●</span> connecting…")
         else:

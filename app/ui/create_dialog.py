@@ -1,4 +1,5 @@
-"""The "New session" dialog: everything `POST /v1/sessions/init` takes, plus mark prefix.
+"""The "New session" dialog: everything `POST /v1/sessions/init` takes, plus mark prefix;
+on an API generation-2 server what `POST /v1/sessions` takes (id, pre_decode, window).
 
 Each stream type brings its own system prompt and example flash questions (from the
 registry), framed so that the bundled model answers them; switching the type replaces
@@ -7,6 +8,8 @@ them unless the user has edited them.
 
 from __future__ import annotations
 
+from PySide6.QtCore import QRegularExpression
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -14,6 +17,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QSpinBox,
     QWidget,
@@ -64,6 +68,22 @@ class CreateSessionDialog(QDialog):
         form.addRow("", self.frame)
         form.addRow("Answer tokens", self.max_tokens)
         form.addRow("", self.mark_prefix)
+        # Generation 2 only (shown by set_generation): its create takes these instead.
+        self.session_id = QLineEdit(placeholderText="server-made (sess_…)")
+        self.session_id.setValidator(QRegularExpressionValidator(
+            QRegularExpression(r"[A-Za-z0-9_-]{0,128}"), self.session_id))
+        self.pre_decode = QCheckBox("Pre-decode (pre_decode)")
+        self.window_tokens = QSpinBox(minimum=0, maximum=1_048_576, singleStep=256, value=0)
+        self.window_tokens.setSpecialValueText("append-only (no window)")
+        self.window_tokens.setSuffix(" tokens")
+        self._gen2_rows = [("Session id", self.session_id), ("", self.pre_decode),
+                           ("Sliding window", self.window_tokens)]
+        for label, widget in self._gen2_rows:
+            form.addRow(label, widget)
+        self._gen1_only = [self.context, self.window, self.mark_prefix]
+        self._form = form
+        self.generation = 1
+        self._show_generation()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
@@ -73,6 +93,18 @@ class CreateSessionDialog(QDialog):
         self._defaults: tuple[str, str] = ("", "")
         self.type.currentIndexChanged.connect(self._type_changed)
         self._type_changed()
+
+    def set_generation(self, generation: int | None) -> None:
+        """Show the fields the server's API generation takes (1 when not known yet)."""
+        self.generation = int(generation or 1)
+        self._show_generation()
+
+    def _show_generation(self) -> None:
+        gen2 = self.generation == 2
+        for _label, widget in self._gen2_rows:
+            self._form.setRowVisible(widget, gen2)
+        for widget in self._gen1_only:
+            self._form.setRowVisible(widget, not gen2)
 
     @property
     def stream_name(self) -> str:
@@ -104,4 +136,9 @@ class CreateSessionDialog(QDialog):
             flash=queries,
             flash_max_tokens=self.max_tokens.value(),
             mark_prefix=self.mark_prefix.isChecked(),
+            session_id=(self.session_id.text().strip() or None) if self.generation == 2
+            else None,
+            pre_decode=self.generation == 2 and self.pre_decode.isChecked(),
+            window_tokens=(self.window_tokens.value() or None) if self.generation == 2
+            else None,
         )

@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
 
     def create_session_dialog(self) -> None:
         dialog = CreateSessionDialog(self)
+        dialog.set_generation(self.dashboard.generation)  # gen 2: id, pre_decode, window
         if dialog.exec():
             spec = dialog.spec()
             spawn(self.dashboard.create_session(spec), on_error=self._error,

@@ -90,8 +90,7 @@ class SessionsModel(QAbstractTableModel):
         if role == USAGE_ROLE:
             return row.cache_usage
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"{row.session_id}\n{row.n_tokens} of {row.context} tokens "
-                    f"({row.cache_usage:.0%}), prefix ends at {row.prefix_end}")
+            return row.tooltip()  # per API generation (app.core.sessions)
         if role == Qt.ItemDataRole.ForegroundRole:
             if col == COL_IN_USE and row.in_use:
                 return QColor(theme.WARN)
@@ -108,7 +107,7 @@ class SessionsModel(QAbstractTableModel):
         if col == COL_TYPE:
             return row.type or "…"
         if col == COL_TOKENS:
-            return f"{row.n_tokens:,} / {row.context:,}"
+            return row.tokens_text()
         if col == COL_IN_USE:
             return "busy" if row.in_use else "idle"
         if col == COL_LAST:

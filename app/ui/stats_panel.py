@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
+from app.api.generation import NOT_OFFERED
 from app.core.session import SessionModel
 from app.ui import theme
 
@@ -44,7 +45,10 @@ class StatsPanel(QFrame):
         self._shown, self._error = m.stats, m.stats_error
         if m.stats is not None:
             self.set_lines(m.stream.stats_lines(m.stats))
-        self.status.setText(f"not updated: {m.stats_error}" if m.stats_error else "")
+        if m.stats_error and m.stats_error.endswith(NOT_OFFERED):  # gen 2: no stats route
+            self.status.setText(f"Statistics: {NOT_OFFERED} (its API generation has none).")
+        else:
+            self.status.setText(f"not updated: {m.stats_error}" if m.stats_error else "")
         self.status.setVisible(bool(m.stats_error) or m.stats is None)
 
     def set_lines(self, lines: list[tuple[str, str]]) -> None:
