@@ -371,9 +371,10 @@ class SessionRunner:
 
     def _note_version(self, version: int, data_count: int | None) -> None:
         m = self.model
-        window = m.spec.window_size if m.spec is not None else None
-        if m.owned and data_count is not None and (not window or data_count < window):
-            ts = self._sent_timestamp(self._base + data_count - 1)
+        sent = len(m.store) + len(self._inflight or [])
+        if m.owned and data_count and self._base + data_count == sent:
+            # The session holds everything sent to it: the newest sent is the newest read.
+            ts = self._sent_timestamp(sent - 1)
             if ts is not None:
                 m.ledger.record(version, ts, exact=True)
                 return

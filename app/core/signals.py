@@ -6,9 +6,9 @@ moved to version v. The candle version v "ended with" is therefore the newest ca
 the server had ingested when it announced v. `VersionLedger` records that per
 version from what the link knows when `data_updated(v)` arrives:
 
-* exactly, while the session still holds every candle sent to it (no window, or the
-  window not yet full): the server then holds `data_count` entries, the first of
-  which is the candle the session started from;
+* exactly, when the session holds every candle sent to it (`data_count` equals what
+  was sent since the session began: nothing waits in its queue, nothing slid out of
+  its window), so the newest sent is the newest read;
 * otherwise as an upper bound: the newest candle the link had sent (drawn or in
   flight). The server cannot have ingested a candle it was never sent, so the bound
   is never *earlier* than the true candle, and scoring from it can only be late,

@@ -128,6 +128,10 @@ class SessionView(QWidget):
         layout.addWidget(self.note)
         layout.addWidget(self.split, 1)
         layout.addLayout(feed_row)
+        # Candle charts get the trader's tools (timeframes, overlays, scores, alerts).
+        from app.ui.trader import TraderTools
+
+        self.trader = TraderTools.install(self)
         self.refresh()
 
     # ------------------------------------------------------------------ feed control
@@ -226,6 +230,8 @@ class SessionView(QWidget):
             self.chart.add_marker(marker.timestamp, marker.label, marker.colour)
         self._markers_drawn = len(m.markers)
         self.flash.refresh()
+        if self.trader is not None:
+            self.trader.refresh()
         now = time.monotonic()
         since = now - self._last_tick
         if (m.version == self._seen_version and since < 0.5) or since < 0.1:

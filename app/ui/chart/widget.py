@@ -13,6 +13,7 @@ has not changed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import tzinfo
 
 import pyqtgraph as pg
@@ -59,6 +60,10 @@ class _ChartViewBox(pg.ViewBox):
 class CandleChart(QWidget):
     """Candles + volume over `store`; see the module docstring for the refresh contract."""
 
+    # The candle index under the crosshair, or None when it left the chart: extra panes
+    # (app.ui.chart.confidence_pane) and linked charts (app.ui.grid_view) follow it.
+    hovered = Signal(object)
+
     def __init__(
         self,
         store: CandleStore,
@@ -88,6 +93,9 @@ class CandleChart(QWidget):
         }
         self._limits_n = 0
         self._in_refresh = False
+        self._panes: list[pg.ViewBox] = []  # extra panes under the prices (add_pane)
+        # Extra readout runs for the candle under the crosshair (e.g. the flash answer then).
+        self.readout_extras: list[Callable[[int], list[tuple[str, QColor]]]] = []
 
         self._view = pg.GraphicsLayoutWidget()
         self._view.setBackground(st.background)
@@ -269,6 +277,48 @@ class CandleChart(QWidget):
     def markers(self) -> list[Marker]:
         return list(self._markers)
 
+    def set_store(self, store: CandleStore) -> None:
+        """Draw another store (e.g. the same candles at another timeframe), keeping the
+        markers; the next refresh redraws from scratch and follows the newest bar."""
+        if store is self.store:
+            return
+        self.store = store
+        self._lod = CandleLod(store)
+        self._bars.lod = self._lod
+        for item in (self._time_axis, self._marker_lines, self._marker_flags):
+            item._store = store
+        self._seen_version = self._seen_epoch = -1
+        self._n = 0  # so refresh() shows the newest bars as on a first fill
+        self._limits_n = 0
+        self.refresh()
+
+    def add_pane(self, plot: pg.PlotItem, stretch: int = 1) -> None:
+        """Put `plot` under the price pane (above volume and the time axis), on the same
+        time axis and crosshair."""
+        layout = self._view.ci
+        layout.removeItem(self.volume_plot)
+        row = 1 + len(self._panes)
+        layout.addItem(plot, row=row, col=0)
+        layout.addItem(self.volume_plot, row=row + 1, col=0)
+        layout.layout.setRowStretchFactor(row, stretch)
+        layout.layout.setRowStretchFactor(row + 1, 1)
+        plot.setXLink(self.price_plot)
+        plot.getAxis("right").setWidth(self.style_.axis_width_px)
+        vb = plot.getViewBox()
+        self._panes.append(vb)
+        if hasattr(vb, "sigDragFinished"):
+            vb.sigDragFinished.connect(self._on_drag_finished)
+
+    def remove_pane(self, plot: pg.PlotItem) -> None:
+        vb = plot.getViewBox()
+        if vb in self._panes:
+            self._panes.remove(vb)
+            self._view.ci.removeItem(plot)
+
+    @property
+    def hover_index(self) -> int | None:
+        return self._hover
+
     def set_follow(self, follow: bool) -> None:
         """Auto-follow the newest candle (only while the view is at the right edge).
 
@@ -401,27 +451,40 @@ class CandleChart(QWidget):
             return
         in_price = self._price_vb.sceneBoundingRect().contains(pos)
         in_volume = self._volume_vb.sceneBoundingRect().contains(pos)
-        if not (in_price or in_volume):
+        pane = next((p for p in self._panes if p.sceneBoundingRect().contains(pos)), None)
+        if not (in_price or in_volume or pane is not None):
             self._hide_crosshair()
             return
-        vb = self._price_vb if in_price else self._volume_vb
+        vb = self._price_vb if in_price else self._volume_vb if in_volume else pane
         point = vb.mapSceneToView(pos)
         i = int(min(max(round(point.x()), 0), self._n - 1))
+        self.show_crosshair(i, point.y() if in_price else None)
+
+    def show_crosshair(self, i: int, price: float | None = None) -> None:
+        """Put the crosshair on candle `i` (a price line too when `price` is given)."""
+        in_price = price is not None
         self._hover = i
         for line in (self._vline, self._vline_vol):
             line.setPos(i)
             line.setVisible(True)
         self._hline.setVisible(in_price)
         if in_price:
-            self._hline.setPos(point.y())
+            self._hline.setPos(price)
         self._show_readout(i)
+        self.hovered.emit(i)
 
     def _hide_crosshair(self) -> None:
+        was = self._hover
         self._hover = None
         for line in (self._vline, self._vline_vol, self._hline):
             line.setVisible(False)
         if self._n:
             self._show_readout(self._n - 1)
+        if was is not None:
+            self.hovered.emit(None)
+
+    def hide_crosshair(self) -> None:
+        self._hide_crosshair()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Leave:
@@ -457,4 +520,6 @@ class CandleChart(QWidget):
         notes = [m.label for x, m in self._marker_lines.positions() if int(x) == i and m.label]
         if notes:
             runs.append(("  ⚑ " + "; ".join(notes), self._colours["marker"]))
+        for extra in self.readout_extras:
+            runs.extend(extra(i))
         self._readout.set_runs(runs)

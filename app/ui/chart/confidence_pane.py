@@ -1,0 +1,267 @@
+"""A pane per flash query under the candles: the answer's p over time.
+
+Each answer received (app.core.signals) sits at the bar its data version ended with;
+p = e^gap / (1 + e^gap) is held as a step until the next answer, coloured by what the
+answer said (yes / no / other), with a dot per answer and a dashed line where the
+answer flipped. The pane shares the chart's time axis and crosshair (CandleChart.add_pane);
+the chart's readout gains the answer current at the candle under the crosshair.
+
+Only the visible answers are drawn, from numpy arrays rebuilt when the answers or the
+bars change, with one batch call per colour (app.ui.chart.batch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+
+from app.core.scoring import NO, YES
+from app.core.signals import SignalLog
+from app.ui.chart.batch import LineBatch, RectBatch
+from app.ui.chart.items import ViewFillingItem
+from app.ui.chart.widget import CandleChart, _ChartViewBox
+
+__all__ = ["ANSWER_COLOURS", "ConfidencePane", "answer_class"]
+
+ANSWER_COLOURS = {"yes": "#26a69a", "no": "#ef5350", "other": "#b48ead"}
+FLIP_COLOUR = "#f0b429"
+_CLASSES = ("yes", "no", "other")
+_DOT_PX = 4.0
+
+
+def answer_class(key: str) -> str:
+    return "yes" if key in YES else "no" if key in NO else "other"
+
+
+class _ConfidenceItem(ViewFillingItem):
+    def __init__(self, pane: ConfidencePane) -> None:
+        super().__init__()
+        self._pane = pane
+        self._steps = [LineBatch() for _ in _CLASSES]
+        self._dots = [RectBatch() for _ in _CLASSES]
+        self._flips = LineBatch()
+        self._pens = [pg.mkPen(ANSWER_COLOURS[c], width=1.5) for c in _CLASSES]
+        self._brushes = [pg.mkBrush(ANSWER_COLOURS[c]) for c in _CLASSES]
+        flip_pen = QPen(QColor(FLIP_COLOUR), 1, Qt.PenStyle.DashLine)
+        flip_pen.setCosmetic(True)
+        self._flip_pen = flip_pen
+        self._font = QFont()
+        self._font.setPointSizeF(8.0)
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        vb = self.getViewBox()
+        pane = self._pane
+        if vb is None:
+            return
+        view = vb.viewRect()
+        x, y, cls, flips = pane.x, pane.p, pane.cls, pane.flip_x
+        if len(x):
+            tr = p.transform()
+            sx, sy = abs(tr.m11()) or 1.0, abs(tr.m22()) or 1.0
+            i0 = max(0, int(np.searchsorted(x, view.left(), side="left")) - 1)
+            i1 = min(len(x), int(np.searchsorted(x, view.right(), side="right")) + 1)
+            step = max(1, (i1 - i0) // max(1, int(vb.width())))  # at most ~1 answer per px
+            xs, ys, cs = x[i0:i1:step], y[i0:i1:step], cls[i0:i1:step]
+            # Each answer holds until the next one (the newest until the last bar).
+            ends = np.r_[xs[1:], max(pane.last_x, xs[-1])]
+            dw, dh = _DOT_PX / sx, _DOT_PX / sy
+            for k in range(len(_CLASSES)):
+                m = cs == k
+                n = int(m.sum())
+                if not n:
+                    continue
+                lines = self._steps[k].resize(n)
+                lines[:, 0], lines[:, 1], lines[:, 2], lines[:, 3] = xs[m], ys[m], ends[m], ys[m]
+                rects = self._dots[k].resize(n)
+                rects[:, 0], rects[:, 1] = xs[m] - dw / 2, ys[m] - dh / 2
+                rects[:, 2], rects[:, 3] = dw, dh
+                p.setPen(self._pens[k])
+                self._steps[k].draw(p)
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(self._brushes[k])
+                self._dots[k].draw(p)
+            f = flips[(flips >= view.left()) & (flips <= view.right())]
+            if len(f):
+                lines = self._flips.resize(len(f))
+                lines[:, 0], lines[:, 2] = f, f
+                lines[:, 1], lines[:, 3] = view.top(), view.bottom()
+                p.setPen(self._flip_pen)
+                self._flips.draw(p)
+        # The question, top left, in device pixels.
+        tr = p.transform()
+        corner = tr.map(QPointF(view.left(), view.bottom()))
+        p.save()
+        p.resetTransform()
+        p.setFont(self._font)
+        p.setPen(QColor("#8b95a7"))
+        text = pane.title if len(x) else f"{pane.title} · no answers yet"
+        p.drawText(QRectF(corner.x() + 6, corner.y() + 2, 900, 16),
+                   int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), text)
+        p.restore()
+
+
+class ConfidencePane:
+    """The pane of one flash query on `chart`; `refresh()` from the display timer."""
+
+    def __init__(self, chart: CandleChart, signals: SignalLog, query_id: int,
+                 title: str = "") -> None:
+        self.chart = chart
+        self.signals = signals
+        self.query_id = int(query_id)
+        self.title = title or f"query {query_id}"
+        st = chart.style_
+        self.view_box = _ChartViewBox()
+        axis = pg.AxisItem("right")
+        axis.setTicks([[(0.5, "0.50"), (0.75, "0.75"), (1.0, "1.00")]])
+        axis.setTextPen(st.text)
+        axis.setPen(st.axis)
+        self.plot = pg.PlotItem(viewBox=self.view_box, axisItems={"right": axis})
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        for name in ("left", "top", "bottom"):
+            self.plot.hideAxis(name)
+            self.plot.getAxis(name).unlinkFromView()
+        self.plot.showAxis("right")
+        self.view_box.setMouseEnabled(x=True, y=False)
+        self.view_box.disableAutoRange()
+        self.view_box.setYRange(0.48, 1.02, padding=0)
+        self.view_box.setFlag(self.view_box.GraphicsItemFlag.ItemHasNoContents, True)
+        self.item = _ConfidenceItem(self)
+        self.plot.addItem(self.item)
+        half = pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen(st.grid))
+        self.plot.addItem(half, ignoreBounds=True)
+        self._vline = pg.InfiniteLine(angle=90, movable=False,
+                                      pen=pg.mkPen(st.crosshair, style=Qt.PenStyle.DashLine))
+        self._vline.setVisible(False)
+        self.plot.addItem(self._vline, ignoreBounds=True)
+        self.x = np.empty(0)
+        self.p = np.empty(0)
+        self.cls = np.empty(0, dtype=np.int8)
+        self.flip_x = np.empty(0)
+        self.last_x = 0.0
+        self._ts = np.empty(0)
+        self._p = np.empty(0)
+        self._cls = np.empty(0)
+        self._x = np.empty(0)
+        self._flips: list[int] = []  # indices of answers that flipped from the one before
+        self._count = 0
+        self._placed: tuple[int, int] | None = None
+        self._store_version = -1
+        self._sigs: list = []
+        # The readout names the pane by the question's first words.
+        words = self.title.split()
+        self.short = " ".join(words[:4]) + ("…" if len(words) > 4 else "")
+        self.plot.setMinimumHeight(56)
+        chart.add_pane(self.plot)
+        chart.hovered.connect(self._hovered)
+        chart.readout_extras.append(self.readout)
+
+    def close(self) -> None:
+        self.chart.hovered.disconnect(self._hovered)
+        if self.readout in self.chart.readout_extras:
+            self.chart.readout_extras.remove(self.readout)
+        self.chart.remove_pane(self.plot)
+
+    def refresh(self) -> bool:
+        """Follow new answers and bars; returns whether anything changed.
+
+        New answers are appended (their bar found with one searchsorted); only a new
+        store (timeframe switch) or epoch places all answers again, vectorised.
+        """
+        store = self.chart.store
+        sigs = self.signals.for_query(self.query_id)
+        placed = (id(store), store.epoch)
+        # The log's list only grows; a new list (log cleared) starts again.
+        n_old = self._count if sigs is self._sigs and len(sigs) >= self._count else 0
+        new = sigs[n_old:]
+        if not new and placed == self._placed and store.version == self._store_version:
+            return False
+        self._store_version = store.version
+        k = len(new)
+        if k:
+            self._ts = self._grow(self._ts, n_old, np.fromiter(
+                (s.candle_ts for s in new), dtype=np.float64, count=k))
+            self._p = self._grow(self._p, n_old, np.fromiter(
+                (s.p for s in new), dtype=np.float64, count=k))
+            self._cls = self._grow(self._cls, n_old, np.fromiter(
+                (_CLASSES.index(answer_class(s.key)) for s in new), dtype=np.float64, count=k))
+            prev = sigs[n_old - 1].key if n_old else None
+            flips = []
+            for j, s in enumerate(new):
+                if prev is not None and s.key != prev:
+                    flips.append(n_old + j)
+                prev = s.key
+            self._flips = (self._flips[: self._n_flips_at(n_old)] + flips)
+        n = len(sigs)
+        self._count = n
+        t = store.t
+        if placed != self._placed or (n_old == 0 and k):
+            # Every answer's bar (a coarser timeframe: the bar of its candle's bucket).
+            self._x = np.searchsorted(t, self._ts[:n], side="right").astype(np.float64) - 1
+            self._placed = placed
+        elif k:
+            self._x = self._grow(self._x, n_old, np.searchsorted(
+                t, self._ts[n_old:n], side="right").astype(np.float64) - 1)
+        self.x = self._x[:n]
+        self.p = self._p[:n]
+        if k or n_old == 0:
+            self.cls = self._cls[:n].astype(np.int8)
+        self.flip_x = self.x[self._flips] if self._flips else np.empty(0)
+        self._sigs = sigs
+        self.last_x = float(len(t) - 1)
+        self.item.update()
+        return True
+
+    def _n_flips_at(self, count: int) -> int:
+        """How many of the recorded flips are among the first `count` answers."""
+        return int(np.searchsorted(np.asarray(self._flips, dtype=np.int64), count))
+
+    @staticmethod
+    def _grow(buf: np.ndarray, at: int, values: np.ndarray) -> np.ndarray:
+        """`values` written at `at` in `buf`, grown by 1.5x when full (amortised O(1))."""
+        need = at + len(values)
+        if need > len(buf):
+            new = np.empty(max(need, len(buf) * 3 // 2 + 256), dtype=buf.dtype)
+            new[:at] = buf[:at]
+            buf = new
+        buf[at:need] = values
+        return buf
+
+    def answer_at(self, i: int) -> int | None:
+        """Index of the answer current at bar `i` (the latest about it or before)."""
+        if not len(self.x):
+            return None
+        k = int(np.searchsorted(self.x, i, side="right")) - 1
+        return k if k >= 0 else None
+
+    def readout(self, i: int) -> list[tuple[str, QColor]]:
+        k = self.answer_at(i)
+        name = self.short
+        if k is None:
+            return [(f"  │ {name}: –", QColor("#6c7789"))]
+        colour = QColor(ANSWER_COLOURS[_CLASSES[int(self.cls[k])]])
+        sig = self._sigs[k]
+        text = f"{sig.key or sig.value.strip()[:12]} {sig.p:.2f}"
+        return [(f"  │ {name}: ", QColor("#6c7789")), (text, colour)]
+
+    def _hovered(self, i: object) -> None:
+        if i is None:
+            self._vline.setVisible(False)
+        else:
+            self._vline.setPos(float(i))  # type: ignore[arg-type]
+            self._vline.setVisible(True)
+
+    def values(self) -> list[tuple[int, float, str]]:
+        """(bar, p, class) of every answer drawn (for tests)."""
+        return [(int(x), float(p), _CLASSES[int(c)])
+                for x, p, c in zip(self.x, self.p, self.cls, strict=True)]
+
+
+def visible_count(pane: ConfidencePane) -> int:
+    x0, x1 = pane.chart.x_range()
+    if not len(pane.x):
+        return 0
+    return int(np.searchsorted(pane.x, x1, side="right") - np.searchsorted(pane.x, x0))
+

@@ -1,0 +1,143 @@
+"""Overlay lines (app.core.overlays) and user-drawn price levels on the candle chart.
+
+An overlay line paints only the visible part of its columns: one segment per visible
+bar (thinned to about one per pixel when zoomed out, on strides aligned to absolute
+indices so panning does not shimmer), drawn with one batch call per line.
+
+Price levels: double-click the price pane to put a level at that price; drag it to
+move it; double-click the level to remove it. `PriceLevels.values()` lists them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPainter
+
+from app.core.overlays import Overlay
+from app.ui.chart.batch import LineBatch
+from app.ui.chart.items import ViewFillingItem
+from app.ui.chart.widget import CandleChart
+
+__all__ = ["OVERLAY_COLOURS", "OverlayItem", "PriceLevels"]
+
+OVERLAY_COLOURS = ("#4c9aff", "#f0b429", "#b48ead", "#88c0d0", "#a3be8c")
+LEVEL_COLOUR = "#d08770"
+
+
+class OverlayItem(ViewFillingItem):
+    """The lines of one overlay over the chart's bars (`sync` from the display timer)."""
+
+    def __init__(self, chart: CandleChart, overlay: Overlay, colour: str) -> None:
+        super().__init__()
+        self.chart = chart
+        self.overlay = overlay
+        self.colour = colour
+        names = [n for n in overlay.lines if not n.startswith("_")]
+        self.names = names
+        self._batches = [LineBatch() for _ in names]
+        width = 1.3
+        self._pens = [pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if i else
+                               Qt.PenStyle.SolidLine) for i, _ in enumerate(names)]
+        chart.price_plot.addItem(self, ignoreBounds=True)
+
+    def sync(self) -> bool:
+        changed = self.overlay.sync(self.chart.store)
+        if changed:
+            self.update()
+        return changed
+
+    def remove(self) -> None:
+        self.chart.price_plot.removeItem(self)
+
+    def value_at(self, i: int) -> dict[str, float]:
+        vals = self.overlay.values()
+        return {n: float(vals[n][i]) for n in self.names if 0 <= i < len(vals[n])}
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        vb = self.getViewBox()
+        n = len(self.overlay)
+        if vb is None or n < 2:
+            return
+        view = vb.viewRect()
+        per_px = (view.width()) / max(1.0, vb.width())
+        stride = 1 << max(0, math.ceil(math.log2(per_px))) if per_px > 1 else 1
+        i0 = max(0, (math.floor(view.left()) // stride) * stride)
+        i1 = min(n - 1, math.ceil(view.right()) + stride)
+        if i1 <= i0:
+            return
+        idx = np.arange(i0, i1 + 1, stride)
+        if idx[-1] != n - 1 and i1 == n - 1:
+            idx = np.r_[idx, n - 1]  # always reach the newest bar
+        vals = self.overlay.values()
+        x = idx.astype(np.float64)
+        for k, name in enumerate(self.names):
+            y = vals[name][idx]
+            ok = np.isfinite(y[:-1]) & np.isfinite(y[1:])
+            m = int(ok.sum())
+            if not m:
+                continue
+            lines = self._batches[k].resize(m)
+            lines[:, 0], lines[:, 1] = x[:-1][ok], y[:-1][ok]
+            lines[:, 2], lines[:, 3] = x[1:][ok], y[1:][ok]
+            p.setPen(self._pens[k])
+            self._batches[k].draw(p)
+
+
+class _Level(pg.InfiniteLine):
+    sigRemove = Signal(object)
+
+    def mouseDoubleClickEvent(self, ev: object) -> None:
+        self.sigRemove.emit(self)
+        ev.accept()  # type: ignore[attr-defined]
+
+
+class PriceLevels:
+    """User-drawn horizontal price levels on a chart's price pane."""
+
+    def __init__(self, chart: CandleChart) -> None:
+        self.chart = chart
+        self._lines: list[_Level] = []
+        chart.graphics.scene().sigMouseClicked.connect(self._clicked)
+
+    def add(self, price: float) -> pg.InfiniteLine:
+        line = _Level(pos=float(price), angle=0, movable=True,
+                      pen=pg.mkPen(LEVEL_COLOUR, width=1.2),
+                      hoverPen=pg.mkPen(LEVEL_COLOUR, width=2.5),
+                      label="{value:.2f}",
+                      labelOpts={"position": 0.03, "color": LEVEL_COLOUR, "movable": True,
+                                 "anchors": [(0, 1), (0, 1)]})
+        line.sigRemove.connect(self.remove)
+        self.chart.price_plot.addItem(line, ignoreBounds=True)
+        self._lines.append(line)
+        return line
+
+    def remove(self, line: pg.InfiniteLine) -> None:
+        if line in self._lines:
+            self._lines.remove(line)
+            self.chart.price_plot.removeItem(line)
+
+    def clear(self) -> None:
+        for line in list(self._lines):
+            self.remove(line)
+
+    def values(self) -> list[float]:
+        return [float(line.value()) for line in self._lines]
+
+    def _clicked(self, ev: object) -> None:
+        if not ev.double():  # type: ignore[attr-defined]
+            return
+        pos = ev.scenePos()  # type: ignore[attr-defined]
+        vb = self.chart.price_view
+        if not vb.sceneBoundingRect().contains(pos):
+            return
+        for line in self._lines:  # a double-click on a level removes it (its own handler)
+            if line.mouseHovering:
+                return
+        self.add(vb.mapSceneToView(pos).y())
+        ev.accept()  # type: ignore[attr-defined]
+
+

@@ -1,0 +1,125 @@
+"""The trader's views: a confidence pane per query drawn with the answers' p and colours
+under the candles (one crosshair, the readout names the answer current at a candle),
+the score table with the constructed series' exact hit rates, overlays and levels on the
+chart, and a real session tab with the tools against the bundled server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtGui import QColor
+
+from app.core.session import SessionModel
+from app.streams.candles import CandleStore
+from app.ui.chart import CandleChart
+from app.ui.chart.confidence_pane import ANSWER_COLOURS, ConfidencePane
+from app.ui.chart.overlay_items import OverlayItem, PriceLevels
+from app.ui.score_panel import ScorePanel
+from tests.core.test_signal_scoring import ANSWERS, CLOSES, log_of, series
+
+
+def _store() -> CandleStore:
+    t, c = series()
+    o = np.r_[c[0], c[:-1]]
+    store = CandleStore()
+    store.extend_arrays(t, o, np.maximum(o, c) + 0.5, np.minimum(o, c) - 0.5, c,
+                        np.full(len(c), 100.0))
+    return store
+
+
+def _colours_in(image: Any, rect: Any) -> set[str]:
+    seen = set()
+    for x in range(int(rect.left()), int(rect.right()), 2):
+        for y in range(int(rect.top()), int(rect.bottom()), 2):
+            seen.add(QColor(image.pixel(x, y)).name())
+    return seen
+
+
+def test_confidence_pane_draws_each_answer_and_the_readout_names_it(qtbot: Any) -> None:
+    store = _store()
+    t, _ = series()
+    log = log_of(ANSWERS, t)
+    chart = CandleChart(store)
+    qtbot.addWidget(chart)
+    chart.resize(900, 520)
+    pane = ConfidencePane(chart, log, 1, "Is the trend bullish?")
+    chart.show()
+    qtbot.waitExposed(chart)
+    assert pane.refresh()
+    chart.set_x_range(-1, len(CLOSES) + 1)
+    expected = [(i, pytest_p(gap), cls(value)) for i, value, gap in ANSWERS]
+    assert [(b, round(p, 6), c) for b, p, c in pane.values()] == [
+        (b, round(p, 6), c) for b, p, c in expected]
+    assert list(pane.flip_x) == [2.0, 3.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+    # One crosshair: hovering candle 4 shows the answer current there (the one about 3).
+    chart.show_crosshair(4)
+    assert chart.readout_text().endswith("│ Is the trend bullish?: yes 0.75")
+    chart.show_crosshair(0)
+    assert chart.readout_text().endswith("bullish?: yes 0.95")
+    # The pane sits under the prices and shows the answers' colours.
+    image = chart.graphics.grab().toImage()
+    rect = pane.plot.getViewBox().sceneBoundingRect()
+    price = chart.price_view.sceneBoundingRect()
+    assert rect.top() >= price.bottom() - 1 and rect.height() > 40
+    seen = _colours_in(image, rect)
+    assert {ANSWER_COLOURS["yes"], ANSWER_COLOURS["no"], ANSWER_COLOURS["other"]} <= seen
+
+
+def pytest_p(gap: float) -> float:
+    return float(np.exp(gap) / (1 + np.exp(gap)))
+
+
+def cls(value: str) -> str:
+    key = value.lower().split(",")[0].strip(". ")
+    return {"yes": "yes", "no": "no"}.get(key, "other")
+
+
+def test_score_table_shows_the_exact_hit_rates(qtbot: Any) -> None:
+    model = SessionModel("s-1")
+    t, c = series()
+    model.store.extend_arrays(t, c, c, c, c, np.ones(len(c)))
+    for s in log_of(ANSWERS, t).for_query(1):
+        model.signals.add(1, s.value, s.gap, s.data_version, s.candle_ts, s.exact, s.received_at)
+    model.board.set_queries([(1, "Is the trend bullish?", 8)])
+    panel = ScorePanel(model)
+    qtbot.addWidget(panel)
+    panel.select(1, "up", 2)
+    rows = panel.table_text()
+    assert rows[0] == ["0.5–0.6", "2", "0", "0 %", "0.55"]
+    assert rows[2] == ["0.7–0.8", "3", "2", "67 %", "0.75"]
+    assert rows[4] == ["0.9–1.0", "3", "3", "100 %", "0.95"]
+    assert rows[-1] == ["all", "8", "5", "62 %", "–"]
+    assert "of <b>8</b> signals" in panel.summary.text()
+    panel.select(1, "down", 2)
+    assert panel.table_text()[-1][:3] == ["all", "8", "3"]
+    x, y = panel.points.getData()
+    assert list(np.round(x, 2)) == [0.55, 0.75, 0.95]
+
+
+def test_overlays_and_price_levels_are_drawn_on_the_chart(qtbot: Any) -> None:
+    from app.core.overlays import SMA
+
+    store = CandleStore()
+    rng = np.random.default_rng(2)
+    n = 400
+    c = 100 + np.cumsum(rng.normal(0, 0.3, n))
+    o = np.r_[c[0], c[:-1]]
+    store.extend_arrays(1.7e9 + 60 * np.arange(n), o, np.maximum(o, c) + 0.2,
+                        np.minimum(o, c) - 0.2, c, np.full(n, 10.0))
+    chart = CandleChart(store)
+    qtbot.addWidget(chart)
+    chart.resize(800, 400)
+    chart.show()
+    qtbot.waitExposed(chart)
+    item = OverlayItem(chart, SMA(20), "#ff00ff")
+    assert item.sync()
+    assert item.value_at(399)["value"] == c[380:400].mean()
+    levels = PriceLevels(chart)
+    levels.add(float(c[-1]))
+    assert levels.values() == [float(c[-1])]
+    image = chart.graphics.grab().toImage()
+    seen = _colours_in(image, chart.price_view.sceneBoundingRect())
+    assert "#ff00ff" in seen and "#d08770" in seen  # the SMA line and the level
+    levels.clear()
+    assert levels.values() == []
