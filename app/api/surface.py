@@ -30,6 +30,7 @@ class ServerHealth:
     ready: bool
     model: str | None = None
     counters: dict[str, int] = field(default_factory=dict)  # gen 2: scheduler counters
+    body: dict[str, Any] = field(default_factory=dict)  # the whole answer, as sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ class SessionOverview:
     @classmethod
     def from_gen1(cls, s: SessionSummary) -> SessionOverview:
         extra = s.model_extra or {}
-        stype = extra.get("type")
+        stype = getattr(s, "type", None) or extra.get("type")  # SessionState has it
         return cls(id=s.session_id, tokens=s.n_tokens, busy=s.in_use,
                    created=float(s.created_at), last_used=float(s.last_used_at),
                    context=s.context, cache_usage=s.cache_usage, prefix_end=s.prefix_end,
@@ -126,9 +127,10 @@ class Surface:
         """Raises ServiceUnavailableError while loading (both generations)."""
         if self.v2:
             h2 = await self._g2.health(timeout=timeout)
-            return ServerHealth(h2.status, h2.status == "ok", None, h2.counters())
+            return ServerHealth(h2.status, h2.status == "ok", None, h2.counters(),
+                                h2.model_dump())
         h1 = await self._health1(timeout=timeout)  # a 200: ready (503 raised)
-        return ServerHealth(h1.status, True, h1.model)
+        return ServerHealth(h1.status, True, h1.model, {}, h1.model_dump())
 
     async def model_name(self, *, timeout: Timeout = NOT_GIVEN) -> str | None:
         listing = await (self._g2.models(timeout=timeout) if self.v2
