@@ -218,7 +218,7 @@ async def generate(request: Request) -> Response:
                                     param="prompt")
     alive(session)
     if session.n_tokens + len(tokens) >= session.context:
-        raise overflow(session.n_tokens + len(tokens), session.context)
+        raise overflow(session.n_tokens + len(tokens), session.context, "prompt")
     max_tokens = body.max_tokens or body.max_completion_tokens or session.context
     sure_gap = body.gap_threshold if body.fast_answer else None
     held = session.n_tokens

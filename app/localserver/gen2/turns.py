@@ -49,9 +49,11 @@ def data_end(session: Session) -> int:
     return end
 
 
-def overflow(n_prompt: int, context: int) -> ContextFullError:
-    return ContextFullError(f"prompt is {n_prompt} tokens; the context holds {context} "
-                            "(max_model_len), and the reply needs at least one position")
+def overflow(n_prompt: int, context: int, param: str = "messages") -> ContextFullError:
+    exc = ContextFullError(f"prompt is {n_prompt} tokens; the context holds {context} "
+                           "(max_model_len), and the reply needs at least one position")
+    exc.param = param
+    return exc
 
 
 def _truncate(engine: Engine, session: Session, pos: int) -> None:

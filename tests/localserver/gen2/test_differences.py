@@ -100,7 +100,7 @@ def test_context_overflow_is_a_400_before_any_byte(http2: httpx.Client) -> None:
     long = "word " * 3000  # more tokens than the 2048-token context
     err = openai_error(http2.post("/v1/chat/completions", json={
         "messages": [{"role": "user", "content": long}], "stream": True}), 400)
-    assert err["code"] == "context_length_exceeded"
+    assert err["code"] == "context_length_exceeded" and err["param"] == "messages"
     err = anthropic_error(http2.post("/v1/messages", json={
         "messages": [{"role": "user", "content": long}], "max_tokens": 2}), 400)
     assert err["message"].startswith("prompt is too long: ")
@@ -108,7 +108,7 @@ def test_context_overflow_is_a_400_before_any_byte(http2: httpx.Client) -> None:
     sid = new_session(http2)
     err = openai_error(http2.post(f"/v1/sessions/{sid}/generate", json={
         "prompt": long, "stream": True}), 400)
-    assert err["code"] == "context_length_exceeded"
+    assert err["code"] == "context_length_exceeded" and err["param"] == "prompt"
     http2.delete(f"/v1/sessions/{sid}")
 
 
