@@ -10,6 +10,7 @@ events that did.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import json
 import sys
@@ -17,7 +18,7 @@ import time
 from typing import Any
 
 import layerscale
-from layerscale import LayerScale
+from layerscale import AsyncLayerScale, LayerScale
 
 USER = [{"role": "user", "content": "Say hello."}]
 QUESTION = "\nQuestion: Is the temperature rising? Answer yes or no.\nAnswer:"
@@ -227,7 +228,50 @@ def auth(client: LayerScale) -> dict[str, Any]:
     return {"keyed": keyed, "anonymous": refused}
 
 
-SCENARIOS = {"http": http, "session": session, "events": events, "ws": ws, "auth": auth}
+async def _async_flow(url: str) -> dict[str, Any]:
+    async with AsyncLayerScale(url, timeout=120) as client:
+        health = await client.health.check()
+        s = await client.sessions.create(id="driver-async")
+        try:
+            await client.sessions.flash(s.id, QUESTION, max_tokens=2)
+            ack = await client.sessions.push(s.id, LINES[:2], wait=True)
+            chunks = [c async for c in await client.sessions.generate_stream(
+                s.id, prompt="\nNext:", max_tokens=3)]
+            chat = await client.chat.create(messages=USER, max_tokens=3, session_id=s.id)
+            counted = await client.messages.count_tokens(messages=USER)
+            socket_events: list[str] = []
+            async with client.sessions.ws(s.id) as sock:
+                async for event in sock:
+                    socket_events.append(event.type)
+                    if event.type == "connected":
+                        await sock.push(LINES[2])
+                    elif event.type == "flash_ready":
+                        break
+            stream = await client.sessions.events(s.id)
+            first = [e.type async for e in _first(stream, 2)]
+            await stream.close()
+        finally:
+            await client.sessions.delete(s.id)
+    return {"health": health.ok, "ack": ack.pushed, "stream_done": type(chunks[-1]).__name__,
+            "turn_tokens": chat.usage.total_tokens, "count_tokens": counted.input_tokens,
+            "ws": socket_events, "events": first}
+
+
+async def _first(stream: Any, n: int) -> Any:
+    async for event in stream:
+        yield event
+        n -= 1
+        if n == 0:
+            return
+
+
+def async_client(client: LayerScale) -> dict[str, Any]:
+    """The async client over the same routes (its own connection pool and socket code)."""
+    return asyncio.run(_async_flow(client._client.base_url))
+
+
+SCENARIOS = {"http": http, "session": session, "events": events, "ws": ws, "auth": auth,
+             "async": async_client}
 
 if __name__ == "__main__":
     url, scenario = sys.argv[1], sys.argv[2]

@@ -69,6 +69,16 @@ def test_websocket(gen2_server: RunningServer) -> None:
     assert out["refused_unknown"] == 404
 
 
+def test_async_client(gen2_server: RunningServer) -> None:
+    out = run_gen2(gen2_server.url, "async")
+    assert out["health"] is True and out["ack"] == 2
+    assert out["stream_done"] == "GenerationDone" and out["turn_tokens"] > 0
+    assert out["count_tokens"] > 0
+    assert out["ws"][0] == "connected" and out["ws"][-1] == "flash_ready"
+    assert out["ws"].index("push_ack") < out["ws"].index("data_updated")
+    assert out["events"] == ["connected", "flash_ready"]  # the cached answer, replayed
+
+
 def test_api_key(gen2_keyed_server: RunningServer) -> None:
     out = run_gen2(gen2_keyed_server.url, "auth", key=GEN2_KEY)
     assert out["keyed"] == [True, True, 1, "connected"]
