@@ -58,6 +58,26 @@ class Generation:
     stop_sequence: str | None = None
 
 
+@dataclass
+class DecodePart:
+    """Tokens for one sequence in a shared decode: positions pos0.. of `seq`."""
+
+    seq: int
+    tokens: Sequence[int]
+    pos0: int
+    want_logits: bool = True
+
+
+@dataclass
+class GreedyStart:
+    """Where one greedy answer starts: `logits` are the output after position pos-1."""
+
+    seq: int
+    pos: int
+    logits: np.ndarray
+    max_tokens: int
+
+
 class Engine:
     def __init__(
         self,
@@ -99,6 +119,7 @@ class Engine:
         self.vocab = llama_cpp.llama_model_get_vocab(model)
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self.vocab))
         self.n_batch = n_batch
+        self.threads = threads
         self.n_seq = n_seq
         self.n_ctx_seq = int(llama_cpp.llama_n_ctx_seq(ctx))
         self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab))
@@ -106,6 +127,11 @@ class Engine:
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self._piece_cache: dict[int, bytes] = {}
         log.debug("context: %d tokens per sequence, %d sequences", self.n_ctx_seq, n_seq)
+
+    def set_threads(self, threads: int) -> None:
+        """worker: threads for both generation and prompt evaluation from now on."""
+        self._l.llama_set_n_threads(self.ctx, threads, threads)
+        self.threads = threads
 
     # -- metadata -----------------------------------------------------------------------
 
@@ -183,6 +209,86 @@ class Engine:
                 self.seq_rm(seq, pos0, -1)
                 raise DecodeError(f"llama_decode returned {rc}", full=rc == 1)
             done += n
+
+    def decode_many(self, parts: Sequence[DecodePart]) -> list[np.ndarray | None]:
+        """Decode the tokens of several sequences in shared llama_decode calls.
+
+        Tokens of different sequences go into one llama_batch (up to n_batch tokens a
+        call), so one pass over the weights serves them all: much cheaper than a call per
+        sequence when each has only a few tokens (a generation step, a short question, a
+        candle). Returns, per part, the logits after its last token when it asked for them.
+        Each sequence only attends to its own positions, so the result is what decoding
+        each part on its own gives (tests/localserver/test_batching.py proves the greedy
+        answers equal). On failure every part is rolled back to where it started.
+        """
+        batch = self._batch
+        out: list[np.ndarray | None] = [None] * len(parts)
+        flat = [(index, part.seq, part.pos0 + i, token, part.want_logits and
+                 i == len(part.tokens) - 1)
+                for index, part in enumerate(parts) for i, token in enumerate(part.tokens)]
+        for start in range(0, len(flat), self.n_batch):
+            window = flat[start:start + self.n_batch]
+            rows: list[tuple[int, int]] = []
+            for i, (index, seq, pos, token, logits) in enumerate(window):
+                batch.token[i] = token
+                batch.pos[i] = pos
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = seq
+                batch.logits[i] = 1 if logits else 0
+                if logits:
+                    rows.append((index, i))
+            batch.n_tokens = len(window)
+            rc = self._l.llama_decode(self.ctx, batch)
+            if rc != 0:
+                for part in parts:
+                    self.seq_rm(part.seq, part.pos0, -1)
+                raise DecodeError(f"llama_decode returned {rc}", full=rc == 1)
+            for index, row in rows:
+                ptr = self._l.llama_get_logits_ith(self.ctx, row)
+                out[index] = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+        return out
+
+    def generate_many(self, starts: Sequence[GreedyStart]) -> list[Generation]:
+        """Greedy answers for several sequences at once, each step of all the unfinished
+        ones decoded together (decode_many). The same tokens as `generate` gives each one
+        alone, without stop strings, streaming or early stops (what flash queries use).
+        The caller removes the answers' positions afterwards."""
+        outs = [Generation() for _ in starts]
+        decoders = [codecs.getincrementaldecoder("utf-8")(errors="replace") for _ in starts]
+        logits: list[np.ndarray | None] = [s.logits for s in starts]
+        pos = [s.pos for s in starts]
+        live = [i for i, s in enumerate(starts) if s.max_tokens > 0]
+        step = 0
+        while live:
+            stepping: list[int] = []
+            for i in live:
+                current = logits[i]
+                assert current is not None
+                token, gap = self.top_gap(current)
+                out = outs[i]
+                if step == 0:
+                    out.first_gap = gap
+                if self.is_eog(token):
+                    out.finish_reason = "stop"
+                    continue
+                out.tokens.append(token)
+                out.text += decoders[i].decode(self.piece(token))
+                if step == starts[i].max_tokens - 1:
+                    out.finish_reason = "length"
+                    continue
+                stepping.append(i)
+            if stepping:
+                got = self.decode_many([DecodePart(starts[i].seq, [outs[i].tokens[-1]], pos[i])
+                                        for i in stepping])
+                for i, row in zip(stepping, got, strict=True):
+                    logits[i] = row
+                    outs[i].n_decoded += 1
+                    pos[i] += 1
+            live = stepping
+            step += 1
+        for out, decoder in zip(outs, decoders, strict=True):
+            out.text += decoder.decode(b"", final=True)
+        return outs
 
     def last_logits(self) -> np.ndarray:
         ptr = self._l.llama_get_logits_ith(self.ctx, -1)

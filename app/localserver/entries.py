@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from app.streams import registry
+from app.streams import registry, rendering
 from app.streams.base import FieldSpec, Kind
+from app.streams.rendering import Mode
 
 from .errors import APIError
 
@@ -119,9 +120,12 @@ def _encodable(text: str) -> bool:
 RAW_TEXT = "text"
 
 
-def render_entry(stream_type: str, entry: dict[str, Any]) -> str:
-    """One line of text per entry; the model reads these lines as the session's data."""
+def render_entry(stream_type: str, entry: dict[str, Any], previous: dict[str, Any] | None = None,
+                 mode: Mode = "full") -> str:
+    """One line of text per entry; the model reads these lines as the session's data.
+    `previous` is the entry rendered just before it in the session (compact rendering says
+    each entry relative to it; app/streams/rendering.py)."""
     if stream_type == RAW_TEXT:
         text: str = entry["text"]
         return text if text.endswith("\n") else text + "\n"
-    return registry.get(stream_type).render(entry)
+    return rendering.render(stream_type, entry, previous, mode)

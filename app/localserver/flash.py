@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from . import config
-from .engine import Engine
+from .engine import DecodeError, DecodePart, Engine, Generation, GreedyStart
 from .errors import APIError
 from .sessions import FlashQuery, Session
 
@@ -69,10 +69,16 @@ def evaluate(engine: Engine, session: Session, query_id: int) -> dict[str, Any] 
     except Exception as exc:  # never let one query stop the session's processor
         log.warning("flash query %d of %s failed: %s", fq.id, session.id, exc)
         return None
-    fq.value = result.generation.text
-    fq.confidence = result.confidence
-    fq.answer_n_tokens = len(result.generation.tokens)
-    fq.finish_reason = result.generation.finish_reason
+    return _record(session, fq, result.generation, result.confidence)
+
+
+def _record(session: Session, fq: FlashQuery, generation: Generation,
+            confidence: float | None) -> dict[str, Any]:
+    """worker: keep an answer computed against the session's current data; publish it."""
+    fq.value = generation.text
+    fq.confidence = confidence
+    fq.answer_n_tokens = len(generation.tokens)
+    fq.finish_reason = generation.finish_reason
     fq.data_version = session.data_version
     fq.kv_version = session.kv_version
     fq.evaluated_at = time.time()
@@ -80,3 +86,56 @@ def evaluate(engine: Engine, session: Session, query_id: int) -> dict[str, Any] 
     event = fq.ready_event()
     session.hub.publish(event)
     return event
+
+
+def evaluate_round(engine: Engine, picks: list[tuple[Session, int]]
+                   ) -> list[dict[str, Any] | None]:
+    """worker: answer one flash query in each of several sessions (at most one per session:
+    a query is decoded in its session's own sequence, after the data), in shared decode
+    steps: all the questions in one llama_decode, then each answer token of all the
+    unfinished answers together. The answers are the greedy tokens evaluate() gives each
+    query alone; positions are rolled back afterwards as there.
+
+    Returns one flash_ready event (or None: fresh, gone, or not answered) per pick.
+    """
+    out: list[dict[str, Any] | None] = [None] * len(picks)
+    ready: list[tuple[int, Session, FlashQuery, int]] = []
+    for index, (session, query_id) in enumerate(picks):
+        fq = session.flash.get(query_id)
+        if session.deleted or fq is None or is_fresh(session, fq):
+            continue
+        start = session.n_tokens
+        if session.context - start - len(fq.tokens) < 1:
+            log.warning("flash query %d of %s not answered: prompt of %d tokens does not "
+                        "fit: the session holds %d of %d tokens", fq.id, session.id,
+                        len(fq.tokens), start, session.context)
+            continue
+        ready.append((index, session, fq, start))
+    if not ready:
+        return out
+    try:
+        logits = engine.decode_many([DecodePart(s.seq, fq.tokens, start)
+                                     for _, s, fq, start in ready])
+        starts = []
+        for (_, s, fq, start), row in zip(ready, logits, strict=True):
+            assert row is not None
+            pos = start + len(fq.tokens)
+            starts.append(GreedyStart(s.seq, pos, row, min(fq.max_tokens, s.context - pos)))
+        answers = engine.generate_many(starts)
+    except DecodeError as exc:
+        # No room for all of them at once (or a failed call): each query on its own, so
+        # one session's full cache never costs another its answer.
+        log.warning("shared flash round of %d queries failed (%s): answering each alone",
+                    len(ready), exc)
+        for _, s, _, start in ready:
+            engine.seq_rm(s.seq, start, -1)
+        for index, s, fq, _ in ready:
+            out[index] = evaluate(engine, s, fq.id)
+        return out
+    finally:
+        for _, s, _, start in ready:
+            engine.seq_rm(s.seq, start, -1)
+    for (index, s, fq, _), start, answer in zip(ready, starts, answers, strict=True):
+        _, gap = engine.top_gap(start.logits)
+        out[index] = _record(s, fq, answer, gap)
+    return out

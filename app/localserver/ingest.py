@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import config, flash
+from .engine import DecodeError, DecodePart
 from .entries import render_entry
 from .errors import ContextFullError, not_found
-from .sessions import Session
+from .sessions import IngestPlan, Session
 from .state import ServerState
 
 log = logging.getLogger("layerscale.localserver.ingest")
@@ -139,9 +140,11 @@ def _prepare(state: ServerState, session: Session, entries: list[dict[str, Any]]
     engine = state.require_engine()
     capacity = session.entry_capacity()
     items: list[tuple[dict[str, Any], list[int]]] = []
+    mode = state.config.render
     for index, entry in enumerate(entries):
         try:
-            tokens = engine.tokenize(render_entry(session.type, entry))
+            tokens = engine.tokenize(render_entry(session.type, entry, session.last_rendered,
+                                                  mode))
         except Exception as exc:  # one entry must never take the batch with it
             log.warning("entry of %s not ingested: %s", session.id, type(exc).__name__)
             batch.dropped += 1
@@ -153,6 +156,7 @@ def _prepare(state: ServerState, session: Session, entries: list[dict[str, Any]]
                             f"{max(capacity, 0)} fit one entry of this session: dropped")
             continue
         items.append((entry, tokens))
+        session.last_rendered = entry
     if not session.window_size:
         batch.pending.extend(items)
         return batch
@@ -164,56 +168,137 @@ def _prepare(state: ServerState, session: Session, entries: list[dict[str, Any]]
     return batch
 
 
+@dataclass
+class Chunk:
+    """Entries of a batch decoded in one worker job, and what became of them."""
+
+    items: list[tuple[dict[str, Any], list[int]]]
+    n_tokens: int
+    skipped: int
+    dropped: int
+    ingested: int = 0
+    rejected: int = 0
+    full: bool = False
+
+
+def _take_chunk(batch: Batch, max_tokens: int) -> Chunk:
+    """The next entries of a batch, about max_tokens tokens (at least one entry), counted
+    as accounted for from here on whatever happens to them."""
+    items: list[tuple[dict[str, Any], list[int]]] = []
+    n_tokens = 0
+    while batch.pending and (not items or n_tokens < max_tokens):
+        item = batch.pending.popleft()
+        items.append(item)
+        n_tokens += len(item[1])
+    chunk = Chunk(items, n_tokens, batch.skipped, batch.dropped)
+    batch.skipped = batch.dropped = 0
+    batch.accounted += len(items) + chunk.skipped + chunk.dropped
+    return chunk
+
+
+def _ingested(chunk: Chunk, outcome: tuple[int, int, int]) -> None:
+    ingested, rejected, slid = outcome
+    chunk.ingested, chunk.rejected, chunk.full = ingested, rejected, rejected > 0
+    chunk.skipped += slid
+
+
+def _failed(session: Session, batch: Batch, chunk: Chunk, exc: Exception) -> None:
+    """A chunk that could not be ingested: dropped, with the reason; a full context without
+    a window stops the session's ingest."""
+    chunk.ingested, chunk.rejected = 0, len(chunk.items)
+    if isinstance(exc, ContextFullError):
+        if session.window_size:  # a sliding session is never full for good
+            batch.reason = f"{exc.message}: {len(chunk.items)} entries dropped"
+        else:
+            chunk.full = True
+            session.ingest_error = exc.message
+        return
+    # e.g. a decode failure: drop this chunk, keep the session
+    log.warning("chunk of %s not ingested: %s", session.id, exc)
+    batch.reason = f"{len(chunk.items)} entries could not be decoded ({exc}); dropped"
+
+
 def _ingest_chunk(state: ServerState, session: Session, batch: Batch) -> None:
     """worker: decode the next chunk of a batch into the session, count, notify."""
-    chunk: list[tuple[dict[str, Any], list[int]]] = []
-    n_tokens = 0
-    while batch.pending and (not chunk or n_tokens < config.INGEST_CHUNK_TOKENS):
-        item = batch.pending.popleft()
-        chunk.append(item)
-        n_tokens += len(item[1])
-    skipped, batch.skipped = batch.skipped, 0
-    dropped, batch.dropped = batch.dropped, 0
-    batch.accounted += len(chunk) + skipped + dropped
+    chunk = _take_chunk(batch, config.INGEST_CHUNK_TOKENS)
     if session.deleted:
         return
     engine = state.require_engine()
     started = time.perf_counter()
-    full = False
     try:
-        ingested, rejected, slid = session.ingest(engine, chunk)
-        skipped += slid
-        full = rejected > 0
-    except ContextFullError as exc:
-        ingested, rejected = 0, len(chunk)
-        if session.window_size:  # a sliding session is never full for good
-            batch.reason = f"{exc.message}: {len(chunk)} entries dropped"
-        else:
-            full = True
-            session.ingest_error = exc.message
-    except Exception as exc:  # e.g. a decode failure: drop this chunk, keep the session
-        log.warning("chunk of %s not ingested: %s", session.id, exc)
-        ingested, rejected = 0, len(chunk)
-        batch.reason = f"{len(chunk)} entries could not be decoded ({exc}); dropped"
+        _ingested(chunk, session.ingest(engine, chunk.items))
+    except Exception as exc:
+        _failed(session, batch, chunk, exc)
+    _account(state, session, batch, chunk, int((time.perf_counter() - started) * 1e6))
+
+
+def ingest_chunks(state: ServerState, work: list[tuple[Session, Batch]], max_tokens: int
+                  ) -> None:
+    """worker: the next chunk of several sessions' batches (about max_tokens tokens in
+    all), decoded in shared llama_decode calls, then counted and notified per session as
+    _ingest_chunk does. If the shared decode fails, each session's chunk is decoded on its
+    own, so one session's trouble never costs another its entries."""
+    engine = state.require_engine()
+    started = time.perf_counter()
+    per_session = max(config.MIN_BATCHED_CHUNK_TOKENS, max_tokens // max(len(work), 1))
+    planned: list[tuple[Session, Batch, Chunk, IngestPlan]] = []
+    done: list[tuple[Session, Batch, Chunk]] = []
+    for session, batch in work:
+        chunk = _take_chunk(batch, per_session)
+        if session.deleted:
+            continue
+        try:
+            planned.append((session, batch, chunk, session.plan_ingest(engine, chunk.items)))
+        except Exception as exc:
+            _failed(session, batch, chunk, exc)
+            done.append((session, batch, chunk))
+    parts = [DecodePart(s.seq, plan.tokens, plan.start, want_logits=False)
+             for s, _, _, plan in planned if plan.tokens]
+    alone = False
+    try:
+        engine.decode_many(parts)
+    except DecodeError as exc:
+        log.warning("shared decode of %d sessions failed (%s): decoding each alone",
+                    len(parts), exc)
+        alone = True
+    for session, batch, chunk, plan in planned:
+        try:
+            if alone and plan.tokens:
+                try:
+                    engine.decode(session.seq, plan.tokens, plan.start, want_logits=False)
+                except DecodeError as exc:
+                    raise ContextFullError(f"could not decode entries: {exc}") from exc
+            _ingested(chunk, session.commit_ingest(plan))
+        except Exception as exc:
+            _failed(session, batch, chunk, exc)
+        done.append((session, batch, chunk))
+    elapsed_us = int((time.perf_counter() - started) * 1e6)
+    for session, batch, chunk in done:
+        _account(state, session, batch, chunk, elapsed_us)
+
+
+def _account(state: ServerState, session: Session, batch: Batch, chunk: Chunk,
+             elapsed_us: int) -> None:
+    """worker: count a decoded (or dropped) chunk and tell the session's subscribers."""
+    rejected, full = chunk.rejected, chunk.full
     if full:
         # The context is full: the rest of the batch would not fit either.
         rejected += len(batch.pending)
         batch.accounted += len(batch.pending)
         batch.pending.clear()
-    elapsed_us = int((time.perf_counter() - started) * 1e6)
     c = session.counters
     c.batches_processed += 1
     # Rejected and skipped entries count as processed (taken off the ring); rejected
     # ones also as dropped, so a client waiting for items_processed >= total_enqueued
     # is not left hanging.
-    c.items_processed += ingested + skipped
+    c.items_processed += chunk.ingested + chunk.skipped
     c.total_process_time_us += elapsed_us
     session.last_inject_us = elapsed_us
-    state.metrics.ingest_chunk(len(chunk), ingested, n_tokens, elapsed_us)
-    if rejected or dropped:
-        _drop(session, rejected + dropped,
+    state.metrics.ingest_chunk(len(chunk.items), chunk.ingested, chunk.n_tokens, elapsed_us)
+    if rejected or chunk.dropped:
+        _drop(session, rejected + chunk.dropped,
               (session.ingest_error if full else batch.reason) or "entries dropped")
-    if ingested:
+    if chunk.ingested:
         session.data_version += 1
         session.hub.publish({
             "type": "data_updated",
@@ -262,7 +347,10 @@ class IngestProcessor:
         try:
             batch = await worker.background(_prepare, self.state, session, entries)
             while (batch.pending or batch.skipped or batch.dropped) and not session.deleted:
-                await worker.background(_ingest_chunk, self.state, session, batch)
+                if self.state.config.schedule == "batched":
+                    await self.state.batcher.ingest_chunk(session, batch)
+                else:
+                    await worker.background(_ingest_chunk, self.state, session, batch)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -275,6 +363,14 @@ class IngestProcessor:
     async def _refresh_flash(self) -> None:
         session = self.session
         if not session.data_count:
+            return
+        if self.state.config.schedule == "batched":
+            try:
+                await self.state.batcher.refresh_flash(session)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("flash refresh of %s failed", session.id)
             return
         engine = self.state.require_engine()
         for query_id in list(session.flash):

@@ -111,6 +111,12 @@ class Event(StreamType):
     unit = "events"
 
     @classmethod
+    def _compact_fields(cls, entry: Entry, previous: Entry | None) -> list[str]:
+        # "api-gw sev2 timeout x3": the source on every line (a flood is many lines of one
+        # source), the category as its own words.
+        return [str(entry["src"]), f"sev{entry['sev']}", str(entry["cat"]), f"x{entry['cnt']}"]
+
+    @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:
         per_category: Counter[str] = Counter()
         for e in entries:

@@ -21,6 +21,7 @@ from app.streams.base import (
     StatsModel,
     StreamType,
     Text,
+    fmt_sig,
     mean,
     show,
 )
@@ -104,6 +105,13 @@ class Iot(StreamType):
     questions = ("Is any value outside its lo to hi band? Answer yes or no.",
                  "Is boiler-1 rising? Answer yes or no.")
     unit = "readings"
+
+    @classmethod
+    def _compact_fields(cls, entry: Entry, previous: Entry | None) -> list[str]:
+        # "boiler-1 70.12 60..80": sensor, value, then its band (kept on every line: the
+        # sensors take turns, and a breach is read against the line's own band).
+        return [str(entry["sid"]), fmt_sig(entry["val"]),
+                f"{fmt_sig(entry['lo'])}..{fmt_sig(entry['hi'])}"]
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:

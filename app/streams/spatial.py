@@ -22,6 +22,7 @@ from app.streams.base import (
     Num,
     StatsModel,
     StreamType,
+    fmt_sig,
     mean,
     show,
 )
@@ -110,6 +111,12 @@ class Spatial(StreamType):
     questions = ("Is the vehicle turning? Answer yes or no.",
                  "Is the speed above 10? Answer yes or no.")
     unit = "positions"
+
+    @classmethod
+    def _compact_fields(cls, entry: Entry, previous: Entry | None) -> list[str]:
+        # "1234.5,-56.7,40.1 spd6.2 hdg90.5": the position as one coordinate triple.
+        position = ",".join(fmt_sig(entry[k]) for k in ("x", "y", "z"))
+        return [position, f"spd{fmt_sig(entry['spd'])}", f"hdg{fmt_sig(entry['hdg'])}"]
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:

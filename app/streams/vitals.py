@@ -22,6 +22,7 @@ from app.streams.base import (
     StreamType,
     episodes,
     fmt_number,
+    fmt_sig,
     mean,
     show,
 )
@@ -120,6 +121,13 @@ class Vitals(StreamType):
     questions = ("Is the heart rate above 100? Answer yes or no.",
                  "Does the patient have a fever? Answer yes or no.")
     unit = "readings"
+
+    @classmethod
+    def _compact_fields(cls, entry: Entry, previous: Entry | None) -> list[str]:
+        # "hr72 bp118/76 spo2 97 t36.8": names a clinician reads, run into their values.
+        return [f"hr{fmt_sig(entry['hr'])}",
+                f"bp{fmt_sig(entry['bp_s'])}/{fmt_sig(entry['bp_d'])}",
+                f"spo2 {fmt_sig(entry['spo2'])}", f"t{fmt_sig(entry['temp'])}"]
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def test_oversize_entry_in_a_windowed_session_keeps_the_good_ones(api: Api) -> N
     status = api.push_wait(sid, [*batch, {"sid": long_sid, "val": 1, "lo": 0, "hi": 2}])
     assert status["statistics"]["total_dropped"] == 1
     assert status["data"]["data_count"] > 0
-    assert "sid=s9 " in api.state(sid)["context_text"]
+    assert "\ns9 9 0..9\n" in api.state(sid)["context_text"]  # the newest good one
 
 
 def test_flash_query_longer_than_the_context_is_refused(api: Api, http: httpx.Client) -> None:

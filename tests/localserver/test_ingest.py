@@ -29,7 +29,11 @@ def test_push_ingests_and_bumps_data_version(api: Api, http: httpx.Client) -> No
     assert data["pos_next"] == state["pos_next"]
     assert data["total_data_tokens"] == state["n_tokens"] - before["n_tokens"]
     assert state["data_region"] == {"start": before["n_tokens"], "end": state["n_tokens"]}
-    assert "O100 H101.5 L99 C100.5 V1000" in state["context_text"]
+    # Compact rendering: time of day and symbol first, then offsets, moves from the open
+    # and volume in k (app/streams/rendering.py).
+    assert state["context_text"].endswith(
+        "20:53:20 AAPL O100 H+1.5 L-1 C+.5 V1k\n+60 O101 H+1.5 L-1 C+.5 V1.01k\n"
+        "+60 O102 H+1.5 L-1 C+.5 V1.02k\n")
     assert state["last_inject_us"] > 0
     versions = api.flash_list(sid)["current_data_version"]
     assert versions >= 1
