@@ -242,11 +242,10 @@ async def generate(request: Request) -> Response:
             out["logit_gap"] = gen.first_gap
         return out
 
-    job = g.tracked(session.query)
     if not body.stream:
         with g.request(), Busy(session):
-            result = await run_for_client(request, g.server, job, engine, tokens, max_tokens,
-                                          stop=stop, sure_gap=sure_gap)
+            result = await run_for_client(request, g.server, g.tracked(session.query), engine,
+                                          tokens, max_tokens, stop=stop, sure_gap=sure_gap)
         return JSONResponse(finish(result))
 
     assert g.server.loop is not None
@@ -255,7 +254,8 @@ async def generate(request: Request) -> Response:
     async def frames() -> AsyncIterator[bytes]:
         try:
             with g.request(), Busy(session):
-                future = submit(g.server, job, engine, tokens, max_tokens, stop=stop,
+                future = submit(g.server, g.tracked(session.query), engine, tokens,
+                                max_tokens, stop=stop,
                                 on_token=stream.on_token, sure_gap=sure_gap)
                 async for kind, item in stream.run(future):
                     if kind == "token":

@@ -3,6 +3,7 @@ has no use for), the server's counters for /health, and the Session object's pub
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,6 +56,7 @@ class Gen2:
         self.server = server
         self.extras: dict[str, Extra] = {}
         self.counters = Counters()
+        self._lock = threading.Lock()
 
     def extra(self, session: Session) -> Extra:
         return self.extras.setdefault(session.id, Extra())
@@ -63,17 +65,21 @@ class Gen2:
         self.extras.pop(session.id, None)
 
     def tracked(self, fn: Callable[P, T]) -> Callable[P, T]:
-        """Count a foreground model job as queued until the worker starts it, then running."""
+        """Count a foreground model job as queued until the worker starts it, then running.
+        Call it where the job is handed to the worker: it is counted as queued from here."""
         c = self.counters
-        c.queued += 1
+        with self._lock:
+            c.queued += 1
 
         def run(*args: P.args, **kwargs: P.kwargs) -> T:
-            c.queued -= 1
-            c.running += 1
+            with self._lock:  # the worker thread and the event loop both count
+                c.queued -= 1
+                c.running += 1
             try:
                 return fn(*args, **kwargs)
             finally:
-                c.running -= 1
+                with self._lock:
+                    c.running -= 1
         return run
 
     @contextmanager

@@ -348,3 +348,28 @@ def test_api_key_exemptions(gen2_keyed_server: RunningServer) -> None:
     with connect(url, open_timeout=WAIT,
                  additional_headers={"Authorization": f"Bearer {GEN2_KEY}"}) as sock:
         assert ws_next(sock, "connected")["data"]["session_id"] == made
+
+
+# -- /health counters --------------------------------------------------------------------------
+
+
+def test_health_counters_follow_the_work(http2: httpx.Client) -> None:
+    before = http2.get("/health").json()
+    sid = new_session(http2)
+    turn = {"messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 2}
+    assert http2.post("/v1/chat/completions", json=turn).status_code == 200
+    assert http2.post(f"/v1/sessions/{sid}/warm", json=turn).status_code == 200
+    r = http2.post("/v1/chat/completions", json=turn, headers={"x-layerscale-session-id": sid})
+    cached = r.json()["usage"]["prompt_tokens_details"]["cached_tokens"]
+    openai_error(http2.post("/v1/chat/completions", json=turn | {"ignore_eos": True}), 400)
+    after = http2.get("/health").json()
+    http2.delete(f"/v1/sessions/{sid}")
+    delta = {k: after[k] - before[k] for k in before if isinstance(before[k], int)}
+    assert delta["requests_started"] == delta["requests_ok"] == 3  # the 400 ran nothing
+    assert delta["requests_failed"] == delta["requests_cancelled"] == 0
+    assert delta["session_turns"] == 1 and delta["session_warm_turns"] == 1
+    assert delta["session_cached_tokens"] == cached > 0  # the turn resumed the warm prefill
+    assert 2 <= delta["generated_tokens"] <= 4 and delta["prompt_tokens"] > 0
+    assert after["queued"] == after["running"] == after["connections"] == 0
+    assert after["sessions"] == before["sessions"] + 1
+    assert not {"kv_pages_total", "steps", "preemptions"} & set(after)  # not claimed
