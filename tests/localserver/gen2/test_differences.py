@@ -94,6 +94,18 @@ def test_error_envelopes(http2: httpx.Client) -> None:
         "messages": [{"role": "system", "content": "hi"}], "max_tokens": 2}), 400)
     anthropic_error(http2.post("/v1/messages/count_tokens", json={
         "messages": [{"role": "user", "content": "hi"}], "top_k": 3}), 400)
+    image = {"role": "user", "content": [{"type": "text", "text": "What is this?"}, {
+        "type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}
+    err = openai_error(http2.post("/v1/chat/completions", json={"messages": [image]}), 400)
+    assert "images" in err["message"]
+    err = openai_error(http2.post("/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {
+            "enable_thinking": False, "other": 1}}), 400)
+    assert err["param"] == "chat_template_kwargs.other"
+    err = openai_error(http2.post("/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "hi"}], "stop": ["a", "b", "c", "d", "e"]}),
+        400)
+    assert err["param"] == "stop"
 
 
 def test_context_overflow_is_a_400_before_any_byte(http2: httpx.Client) -> None:
