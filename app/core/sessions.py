@@ -54,8 +54,12 @@ class SessionRow:
         """The table's tokens cell: of the context on gen 1; KV-resident and queue on gen 2."""
         if self.generation == 1:
             return f"{self.n_tokens:,} / {self.context:,}"
-        text = f"{self.n_tokens:,} · kv {self.kv_tokens or 0:,}"
-        return text + (f" · {self.pending:,} pending" if self.pending else "")
+        return f"{self.n_tokens:,} · kv {self.kv_tokens or 0:,}"
+
+    def in_use_text(self) -> str:
+        """busy / idle, and on gen 2 the lines pushed but not yet read."""
+        state = "busy" if self.in_use else "idle"
+        return state + (f" · {self.pending:,} queued" if self.pending else "")
 
     def tooltip(self) -> str:
         if self.generation == 1:

@@ -58,7 +58,8 @@ def test_sessions_table_shows_gen2_cells(qtbot: Any) -> None:
     model = SessionsModel(store)
     model.apply_pending()
     text = model.data(model.index(0, COL_TOKENS))
-    assert text == "1,200 · kv 1,100 · 3 pending"
+    assert text == "1,200 · kv 1,100"
+    assert model.data(model.index(0, 3)) == "idle · 3 queued"  # In use
     tip = model.data(model.index(0, 0), 3)  # ToolTipRole
     assert "data version 7" in tip and "2 evicted" in tip and "1,024 tokens" in tip
 
