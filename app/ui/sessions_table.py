@@ -109,7 +109,7 @@ class SessionsModel(QAbstractTableModel):
         if col == COL_TOKENS:
             return row.tokens_text()
         if col == COL_IN_USE:
-            return "busy" if row.in_use else "idle"
+            return row.in_use_text()
         if col == COL_LAST:
             return ago(row.last_used_at)
         return "…" if row.flash_count is None else str(row.flash_count)
