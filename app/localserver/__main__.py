@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         app, log_config=None, access_log=False, lifespan="on", ws="websockets-sansio",
         timeout_graceful_shutdown=3,
         ws_ping_interval=20.0 if config.api == 1 else 15.0,  # gen 2: a ping every 15 s
+        # Gen 2 closes idle keep-alive connections after about 30 s (PROTOCOL-2).
+        timeout_keep_alive=5 if config.api == 1 else 30,
         # Gen 1: a frame as large as the largest HTTP body; gen 2: 16 MiB (PROTOCOL-2).
         # A bigger one is refused unread: the socket closes with 1009.
         ws_max_size=MAX_BODY_BYTES if config.api == 1 else GEN2_MAX_FRAME_BYTES))
