@@ -75,6 +75,9 @@ class PrometheusHistory:
     async def query_range(self, promql: str, start: float, end: float,
                           step: float | None = None) -> list[Series]:
         step = step or step_for(end - start)
+        # Points fall on start + k * step: start on that grid counted back from `end`, so
+        # the newest point is `end` itself and recent activity is never a step away.
+        start = end - math.floor((end - start) / step) * step
         try:
             r = await self._http.get("/api/v1/query_range", params={
                 "query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}",
