@@ -8,6 +8,7 @@ validates wire entries with.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -143,6 +144,17 @@ class _WalkGenerator(Generator):
         self._next_t = float(cols[0][-1]) + self.interval
 
 
+ANCHOR_SECONDS = 600  # compact rendering: the open in full at least once per 10 minutes
+
+
+def _anchor(entry: Entry, previous: Entry) -> bool:
+    """Whether a new ANCHOR_SECONDS period of data time began with this entry."""
+    t, t0 = entry.get("timestamp"), previous.get("timestamp")
+    if t is None or t0 is None:
+        return False
+    return math.floor(t / ANCHOR_SECONDS) != math.floor(t0 / ANCHOR_SECONDS)
+
+
 class Ohlcv(StreamType):
     name = "ohlcv"
     title = "OHLCV candles"
@@ -173,16 +185,21 @@ class Ohlcv(StreamType):
 
     @classmethod
     def _compact_fields(cls, entry: Entry, previous: Entry | None) -> list[str]:
-        # "AAPL O150.2 H+.6 L-.1 C+.5 V1.2M": the symbol when it changes, the open in full,
-        # high, low and close as moves from the open (two digits where a price has five),
+        # "AAPL O150.2 H+.6 L-.1 C+.5 V1.2M": the symbol when it changes; the open in full,
+        # unless the bar opens at the previous close (most bars do: the line then starts
+        # there) and no ANCHOR_SECONDS boundary passed since the previous bar (so a sliding
+        # window always holds absolute prices); high, low and close as moves from the
+        # open (two digits where a price has five, the close's sign says up or down);
         # volume in k/M.
         sym = entry.get("sym")
         parts = [str(sym)] if sym is not None and (
             previous is None or previous.get("sym") != sym) else []
         o = entry["o"]
-        return [*parts, f"O{fmt_sig(o)}", f"H{fmt_delta(entry['h'], o)}",
-                f"L{fmt_delta(entry['l'], o)}", f"C{fmt_delta(entry['c'], o)}",
-                f"V{fmt_si(entry['v'])}"]
+        if (previous is None or previous.get("sym") != sym
+                or fmt_sig(previous["c"]) != fmt_sig(o) or _anchor(entry, previous)):
+            parts.append(f"O{fmt_sig(o)}")
+        return [*parts, f"H{fmt_delta(entry['h'], o)}", f"L{fmt_delta(entry['l'], o)}",
+                f"C{fmt_delta(entry['c'], o)}", f"V{fmt_si(entry['v'])}"]
 
     @classmethod
     def to_wire(cls, entry: Any) -> dict[str, Any]:
