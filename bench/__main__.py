@@ -12,6 +12,8 @@ import sys
 
 BENCHMARKS = {
     "server_latency": "flash latency, stateful vs llama_cpp.server; ingest vs prompt eval",
+    "engine_throughput": "tokens/entry, sustained ingest, push->flash_ready batched vs "
+                         "sequential, before vs after",
     "client_throughput": "WebSocket push candles/s acknowledged; SSE events/s parsed",
     "chart_redraw": "chart redraw and append+redraw at 10k/100k/1M vs finplot; bytes per candle",
     "gui_lag": "GUI loop lag p50/p99 while ingesting 100k candles/s into the chart",
