@@ -254,8 +254,13 @@ class ServerPoller:
 
     async def _ensure_clients(self) -> httpx.AsyncClient:
         if not self._key_known and self.key_lookup is not None:
-            self._key = await self.key_lookup(self.row.url)
+            key = await self.key_lookup(self.row.url)
             self._key_known = True
+            if key != self._key and self._client is not None:
+                client, self._client = self._client, None  # it holds the old key
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            self._key = key
         if self._http is None:
             # Redirects never followed: the key goes to this origin only.
             self._http = httpx.AsyncClient(base_url=self.row.url, timeout=self.timeout,
@@ -350,7 +355,6 @@ class ServerPoller:
             detail = str(exc) if exc.status == 503 else f"{exc.status}: {exc}"
             if status == "auth":
                 self._key_known = False  # look the key up again: the user may fix it
-                self._client = None
         elif isinstance(exc, httpx.TimeoutException):
             status, detail = "unreachable", f"no answer within {self.timeout:g} s"
         elif isinstance(exc, httpx.TransportError | OSError):
@@ -430,7 +434,11 @@ class Fleet:
     def add(self, url: str, label: str | None = None) -> FleetServer:
         """Add a server (its key comes from the keyring) and start polling it."""
         row = self._add_row(url, label)
-        self._save()
+        try:
+            self._save()
+        except Exception:  # e.g. a licence key typed as the label: refused, not kept
+            self.servers.remove(row)
+            raise
         if self.running:
             self._start_poller(row)
         return row
