@@ -97,6 +97,8 @@ class LayerScale:
         self.sessions = Sessions(self._transport, socket_options=lambda: self.socket_options)
         # Generation 2's own routes; ``await self.generation()`` says which one applies.
         self.v2 = Gen2(self._transport, socket_options=lambda: self.socket_options)
+        self.sessions.gen2 = lambda: (self.v2.sessions if self._detection is not None
+                                      and self._detection.generation is Generation.V2 else None)
         self._detection: Detection | None = None
         self._detect_lock = asyncio.Lock()
         self.detections = 0  # how many times the probes ran (once per connection)

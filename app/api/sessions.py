@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.api.backoff import Backoff
 from app.api.errors import APITimeoutError, LayerScaleError
@@ -31,6 +31,9 @@ from app.api.reconnect import LinkState, ReconnectingSessionStream
 from app.api.streams import Stream, generate_chunks, make_stream, session_events
 from app.api.transport import NOT_GIVEN, Timeout, Transport, path_segment
 from app.api.ws import SessionSocket, SocketOptions, entry_to_wire, ws_url
+
+if TYPE_CHECKING:
+    from app.api.gen2 import Gen2Sessions
 
 log = logging.getLogger("app.api")
 
@@ -60,6 +63,9 @@ class Sessions:
     ) -> None:
         self._t = transport
         self._socket_options = socket_options
+        # Set by the client: generation 2's sessions once the server is known to speak it,
+        # so the calls both generations have (query, query_stream) go to the right routes.
+        self.gen2: Callable[[], Any] = lambda: None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -180,7 +186,13 @@ class Sessions:
         timeout: Timeout = NOT_GIVEN,
         **extra: Any,
     ) -> GenerateResult:
-        """Generate against the session's context (``POST .../generate``); never retried."""
+        """Generate against the session's context (``POST .../generate``); never retried.
+
+        On a generation-2 server: prompt only (``messages``/``tools`` raise NotOfferedError),
+        answered by its generate and returned in this model."""
+        if (v2 := self.gen2()) is not None:
+            return await gen2_query(v2, session_id, prompt, messages, tools, max_tokens,
+                                    stop, timeout, extra)
         body = self._generate_body(
             prompt, messages, tools, max_tokens, fast_answer, clear_after, stop, False, extra
         )
@@ -206,7 +218,11 @@ class Sessions:
         """Stream a generation: token chunks, then the final ``done=True`` chunk.
 
         ``timeout`` bounds the wait for the response to start, not the whole stream.
+        On a generation-2 server its text pieces arrive as ``token`` chunks, as here.
         """
+        if (v2 := self.gen2()) is not None:
+            return gen2_query_stream(v2, session_id, prompt, messages, tools, max_tokens,
+                                     stop, timeout, extra)
         body = self._generate_body(
             prompt, messages, tools, max_tokens, fast_answer, clear_after, stop, True, extra
         )
@@ -377,3 +393,58 @@ class Sessions:
             backoff=backoff,
             max_attempts=max_attempts,
         )
+
+
+# -- the calls both generations have, answered by generation 2 ------------------------------
+
+
+def _gen2_prompt(prompt: str | None, messages: Any, tools: Any) -> str:
+    from app.api.errors import NotOfferedError
+
+    if messages or tools:
+        raise NotOfferedError("chat messages and tools in a session generate")
+    if not prompt:
+        raise ValueError("generation 2 generates from a non-empty prompt")
+    return prompt
+
+
+async def gen2_query(v2: Gen2Sessions, session_id: str, prompt: str | None, messages: Any,
+                     tools: Any, max_tokens: int | None, stop: Any, timeout: Timeout,
+                     extra: dict[str, Any]) -> GenerateResult:
+    extra = {k: v for k, v in extra.items() if k not in ("fast_answer", "clear_after")}
+    g = await v2.generate(session_id, _gen2_prompt(prompt, messages, tools),
+                          max_tokens=max_tokens, stop=stop, timeout=timeout, **extra)
+    usage = g.usage
+    return GenerateResult.model_validate({
+        **(g.model_extra or {}), "text": g.text, "finish_reason": g.finish_reason,
+        "n_tokens": usage.completion_tokens if usage and usage.completion_tokens else 0,
+        "total_tokens": usage.total_tokens if usage else None, "flash": g.flash,
+        "flash_id": g.flash_id, "data_version": g.data_version, "confidence": g.confidence,
+        "speculative": g.speculative, "logit_gap": g.logit_gap})
+
+
+def gen2_query_stream(v2: Gen2Sessions, session_id: str, prompt: str | None, messages: Any,
+                      tools: Any, max_tokens: int | None, stop: Any, timeout: Timeout,
+                      extra: dict[str, Any]) -> Stream[GenerateChunk]:
+    text = _gen2_prompt(prompt, messages, tools)
+    extra = {k: v for k, v in extra.items() if k not in ("fast_answer", "clear_after")}
+    inner = v2.generate_stream(session_id, text, max_tokens=max_tokens, stop=stop,
+                               timeout=timeout, **extra)
+
+    async def run() -> Any:
+        try:
+            async for chunk in inner:
+                if not chunk.done:
+                    yield GenerateChunk(done=False, token=chunk.text or "")
+                    continue
+                usage = chunk.usage
+                yield GenerateChunk.model_validate({
+                    **(chunk.model_extra or {}), "done": True,
+                    "finish_reason": chunk.finish_reason,
+                    "n_tokens": usage.completion_tokens if usage else None,
+                    "data_version": chunk.data_version, "flash": chunk.flash,
+                    "confidence": chunk.confidence})
+        finally:
+            await inner.aclose()
+
+    return Stream(run())

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,33 +231,9 @@ class Gen2CompatSessions:
         return await self._s2.unflash(session_id, query_id, **kw)
 
     # -- questions ---------------------------------------------------------------------
-    def query_stream(self, session_id: str, *, prompt: str | None = None,
-                     messages: Any = None, tools: Any = None, max_tokens: int | None = None,
-                     fast_answer: Any = None, **_: Any) -> Stream[GenerateChunk]:
-        """The console's streamed question, as generation 1's chunks (prompt only)."""
-        if messages or tools:
-            raise NotOfferedError("chat messages and tools in a session question")
-        if not prompt:
-            raise ValueError("generation 2 asks with a prompt")
-        inner = self._s2.generate_stream(session_id, prompt, max_tokens=max_tokens)
-
-        async def run() -> AsyncGenerator[GenerateChunk, None]:
-            try:
-                async for chunk in inner:
-                    if not chunk.done:
-                        yield GenerateChunk(done=False, token=chunk.text or "")
-                        continue
-                    usage = chunk.usage
-                    yield GenerateChunk.model_validate({
-                        **(chunk.model_extra or {}), "done": True,
-                        "finish_reason": chunk.finish_reason,
-                        "n_tokens": usage.completion_tokens if usage else None,
-                        "data_version": chunk.data_version, "flash": chunk.flash,
-                        "confidence": chunk.confidence})
-            finally:
-                await inner.aclose()
-
-        return Stream(run())
+    def query_stream(self, session_id: str, **kw: Any) -> Stream[GenerateChunk]:
+        """The console's streamed question: the client's own (generation-aware) one."""
+        return self._c.sessions.query_stream(session_id, **kw)
 
     # -- link --------------------------------------------------------------------------
     def reconnecting_stream(self, session_id: str, *,

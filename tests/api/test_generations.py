@@ -23,6 +23,7 @@ from app.api.errors import (
     AuthenticationError,
     ConflictError,
     NotFoundError,
+    NotOfferedError,
     PayloadTooLargeError,
     ServiceUnavailableError,
 )
@@ -353,3 +354,23 @@ async def test_gen2_metrics_read_with_prometheus_parser(gen2_server: RunningServ
             'y 1.5\n')
     parsed = Metrics.parse(text)
     assert parsed.value("x_total", {"route": "/a b"}) == 3.0 and parsed.value("y") == 1.5
+
+
+async def test_session_query_is_one_call_on_both(generation: int,
+                                                 any_server: RunningServer) -> None:
+    """`sessions.query` / `query_stream` (what the query console uses) answer with the same
+    models on either generation; generation 2 takes a prompt only."""
+    async with LayerScale(any_server.url, api_key=None) as client:
+        await client.detect()
+        async with any_session(client, generation) as sid:
+            await push_candles(client, generation, sid, CANDLES[:2])
+            answer = await client.sessions.query(sid, prompt="Up or down?", max_tokens=3)
+            assert answer.text and answer.n_tokens >= 1
+            chunks = [c async for c in client.sessions.query_stream(
+                sid, prompt="Up or down?", max_tokens=3)]
+            assert chunks[-1].done and chunks[-1].n_tokens >= 1
+            assert "".join(c.token or "" for c in chunks[:-1]).strip()
+            if generation == 2:
+                with pytest.raises(NotOfferedError):
+                    await client.sessions.query(sid, messages=[{"role": "user",
+                                                                "content": "Hi"}])
