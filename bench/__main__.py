@@ -18,6 +18,8 @@ BENCHMARKS = {
     "chart_redraw": "chart redraw and append+redraw at 10k/100k/1M vs finplot; bytes per candle",
     "gui_lag": "GUI loop lag p50/p99 while ingesting 100k candles/s into the chart",
     "stream_plots": "iot and vitals plots at 1M points: redraw, append+redraw vs PlotDataItem",
+    "trader": "trader chart at 1M (2 overlays + confidence pane): append+redraw, timeframe "
+              "switch vs finplot",
     "engine_build": "portable engine build vs a native one: prompt and generation tokens/s",
 }
 

@@ -64,7 +64,7 @@ class Overlay:
         if store is not self._store or store.epoch != self._epoch or len(store) < self._n:
             self._store, self._epoch, self._version = store, store.epoch, store.version
             n = len(store)
-            self._reserve(n)
+            self._reserve(n + n // 4 + 1024)  # room to follow live candles without a copy
             if n:
                 out = self._bulk(*store.columns())
                 for i, col in enumerate(out):

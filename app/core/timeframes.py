@@ -61,13 +61,15 @@ class _Bars:
         self.src_version = -1
         self.last_start = 0  # source index where the newest bar begins
 
-    def rebuild(self, src: CandleStore) -> None:
+    def rebuild(self, src: CandleStore, finer: CandleStore | None = None) -> None:
+        """All bars from the source's candles, or from `finer` bars of a timeframe that
+        divides this one (the same bars, from far fewer rows)."""
         self.src_epoch, self.src_version = src.epoch, src.version
         self.store.clear()
         self.last_start = 0
         if not len(src):
             return
-        bars = aggregate(*src.columns(), self.seconds)
+        bars = aggregate(*(finer if finer is not None else src).columns(), self.seconds)
         self.store.reserve(len(bars[0]) + 1024)
         self.store.extend_arrays(*bars)
         self.last_start = int(np.searchsorted(src.t, bars[0][-1], side="left"))
@@ -128,7 +130,20 @@ class TimeframeView:
             bars = self._cache.get(self.seconds)
             if bars is None:
                 bars = self._cache[self.seconds] = _Bars(self.seconds)
-            bars.sync(self.source)
+                bars.rebuild(self.source, self._finer(self.seconds))
+            else:
+                bars.sync(self.source)
+
+    def _finer(self, seconds: float) -> CandleStore | None:
+        """Kept bars, up to date, of the coarsest timeframe that divides `seconds`."""
+        src = self.source
+        best: _Bars | None = None
+        for s, bars in self._cache.items():
+            if s < seconds and seconds % s == 0 and bars.src_epoch == src.epoch:
+                bars.sync(src)
+                if best is None or s > best.seconds:
+                    best = bars
+        return None if best is None else best.store
 
     def sync(self) -> bool:
         """Follow the source; returns True when the bars shown changed."""

@@ -108,6 +108,15 @@ class MainWindow(QMainWindow):
         self.server_menu.addAction(reconnect)
         self.server_menu.addSeparator()  # the launcher's actions and dialogs go below
         self.view_menu: QMenu = bar.addMenu("&View")
+        grid = QAction("Instrument &grid", self)  # app.ui.grid_view: open candle sessions
+        grid.triggered.connect(self.open_grid)
+        self.view_menu.addAction(grid)
+        self.view_menu.addSeparator()
+
+    def open_grid(self) -> None:
+        from app.ui.grid_view import open_grid
+
+        open_grid(self)
 
     def add_dock(self, title: str, widget: QWidget,
                  area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
@@ -281,6 +290,8 @@ class MainWindow(QMainWindow):
                 view.refresh()
             elif view.flash.notify.isChecked():
                 view.flash.refresh()  # hidden tabs still raise flip notifications
+            if view is not current and getattr(view, "trader", None) is not None:
+                view.trader.tick_hidden()  # alerts fire on bar closes in hidden tabs too
         has_tabs = bool(self.views)
         self.tabs.setVisible(has_tabs)
         self.empty.setVisible(not has_tabs)

@@ -218,6 +218,10 @@ class TraderTools:
             self.scores.refresh()
         self.alerts.refresh()  # its delivery states change while hidden too (cheap if not)
 
+    def tick_hidden(self) -> None:
+        """Display tick while the tab is hidden: alerts still fire on bar closes."""
+        self.engine.evaluate(self.model.store, self.model.signals)
+
     def _query_text(self, qid: int) -> str:
         q = self.model.board.queries.get(qid)
         return display_query(q.query) if q else f"query {qid}"

@@ -93,7 +93,7 @@ def test_score_table_shows_the_exact_hit_rates(qtbot: Any) -> None:
     assert "of <b>8</b> signals" in panel.summary.text()
     panel.select(1, "down", 2)
     assert panel.table_text()[-1][:3] == ["all", "8", "3"]
-    x, y = panel.points.getData()
+    x, _ = panel.points.getData()
     assert list(np.round(x, 2)) == [0.55, 0.75, 0.95]
 
 
@@ -123,3 +123,80 @@ def test_overlays_and_price_levels_are_drawn_on_the_chart(qtbot: Any) -> None:
     assert "#ff00ff" in seen and "#d08770" in seen  # the SMA line and the level
     levels.clear()
     assert levels.values() == []
+
+
+def test_instrument_grid_links_crosshair_and_time_range_by_time(qtbot: Any) -> None:
+    from app.ui.grid_view import InstrumentGrid
+
+    a, b = SessionModel("a"), SessionModel("b")
+    for model, start, n, seed in ((a, 1.7e9, 600, 1), (b, 1.7e9 + 60 * 200, 500, 2)):
+        rng = np.random.default_rng(seed)
+        c = 100 + np.cumsum(rng.normal(0, 0.3, n))
+        o = np.r_[c[0], c[:-1]]
+        model.store.extend_arrays(start + 60 * np.arange(n), o, np.maximum(o, c) + 0.1,
+                                  np.minimum(o, c) - 0.1, c, np.full(n, 5.0))
+    grid = InstrumentGrid([a, b], ["AAA", "BBB"], timer=False)
+    qtbot.addWidget(grid)
+    grid.resize(1200, 500)
+    grid.show()
+    qtbot.waitExposed(grid)
+    ca, cb = grid.charts
+    ca.show_crosshair(450)  # AAA's candle 450 is BBB's candle 250 (BBB starts 200 later)
+    assert cb.hover_index == 250
+    from app.ui.chart.time_axis import format_time
+
+    when = format_time(float(a.store.t[450]))
+    assert cb.readout_text().startswith(when) and ca.readout_text().startswith(when)
+    ca.hide_crosshair()
+    assert cb.hover_index is None
+    ca.set_x_range(300, 420)
+    t0, t1 = grid.time_range(ca)
+    u0, u1 = grid.time_range(cb)
+    assert abs(u0 - t0) < 1 and abs(u1 - t1) < 1
+    assert cb.x_range() == (100.0, 220.0)
+    grid.set_timeframe("5m")
+    for chart, model in ((ca, a), (cb, b)):
+        assert len(chart.store) == len(np.unique(model.store.t // 300))
+
+
+def test_a_session_tab_replays_and_scores_against_the_real_server(
+        window: Any, qtbot: Any, arun: Any) -> None:
+    """The tools on a real tab: answers from the bundled server land in the panes and the
+    score table; the timeframe switch re-bins without refetching; an alert rule fires."""
+    from app.core.alerts import AlertRule
+    from app.feeds import SyntheticFeed
+    from tests.core.live import small_spec
+
+    view = arun(window.create_session(small_spec(flash=("Is the trend bullish?",))))
+    tools = view.trader
+    assert tools is not None
+    got: list[str] = []
+    tools.alerts.sound.setChecked(False)
+    tools.engine.sinks.append(lambda a: got.append(a.message))
+    view.attach_feed(SyntheticFeed(seed=4, speed=2.0, count=90, start=1.7e9 // 3600 * 3600),
+                     "synthetic")
+    log = view.model.signals
+    qtbot.waitUntil(lambda: len(log) >= 1, timeout=240_000)
+    qid = log.query_ids()[0]
+    # A rule the model's own verdict meets: it fires at bar closes after new answers.
+    tools.alerts.add_rule(AlertRule(qid, "answer", answer=log.for_query(qid)[0].key, level=0.5))
+    qtbot.waitUntil(lambda: bool(got), timeout=240_000)
+    qtbot.waitUntil(lambda: len(log.for_query(qid)) >= 3, timeout=240_000)
+    pane = tools.panes[qid]
+    qtbot.waitUntil(lambda: len(pane.x) == len(log.for_query(qid)), timeout=5_000)
+    n = len(view.model.store)
+    assert all(0 <= x < n for x in pane.x)
+    # Every answer is about a candle the link had sent when it came, in candle order.
+    stamps = [s.candle_ts for s in log.for_query(qid)]
+    assert stamps == sorted(stamps) and stamps[-1] <= view.model.store.t[-1]
+    tools.tabs.setCurrentWidget(tools.scores)
+    qtbot.waitUntil(lambda: tools.scores.result is not None
+                    and tools.scores.result.answers >= 3, timeout=5_000)
+    assert tools.scores.table_text()[-1][0] == "all"
+    tools.set_timeframe("5m")
+    assert len(view.chart.store) == len(np.unique(view.model.store.t // 300))
+    tools.set_timeframe("1m")
+    assert view.chart.store is view.model.store
+    tools.alerts.refresh()
+    assert got[0] in [row[2] for row in tools.alerts.log_text()]
+    view.runner.stop_feed()

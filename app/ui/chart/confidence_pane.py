@@ -114,7 +114,7 @@ class ConfidencePane:
         st = chart.style_
         self.view_box = _ChartViewBox()
         axis = pg.AxisItem("right")
-        axis.setTicks([[(0.5, "0.50"), (0.75, "0.75"), (1.0, "1.00")]])
+        axis.setTicks([[(0.6, "0.6"), (0.8, "0.8")]])  # none at the edges: panes abut
         axis.setTextPen(st.text)
         axis.setPen(st.axis)
         self.plot = pg.PlotItem(viewBox=self.view_box, axisItems={"right": axis})
@@ -143,9 +143,10 @@ class ConfidencePane:
         self.last_x = 0.0
         self._ts = np.empty(0)
         self._p = np.empty(0)
-        self._cls = np.empty(0)
+        self._cls = np.empty(0, dtype=np.int8)
         self._x = np.empty(0)
-        self._flips: list[int] = []  # indices of answers that flipped from the one before
+        self._fl = np.empty(0, dtype=np.int64)  # answers that flipped from the one before
+        self._nfl = 0
         self._count = 0
         self._placed: tuple[int, int] | None = None
         self._store_version = -1
@@ -180,43 +181,44 @@ class ConfidencePane:
             return False
         self._store_version = store.version
         k = len(new)
+        if n_old == 0:
+            self._nfl = 0
         if k:
             self._ts = self._grow(self._ts, n_old, np.fromiter(
                 (s.candle_ts for s in new), dtype=np.float64, count=k))
             self._p = self._grow(self._p, n_old, np.fromiter(
                 (s.p for s in new), dtype=np.float64, count=k))
             self._cls = self._grow(self._cls, n_old, np.fromiter(
-                (_CLASSES.index(answer_class(s.key)) for s in new), dtype=np.float64, count=k))
+                (_CLASSES.index(answer_class(s.key)) for s in new), dtype=np.int8, count=k))
             prev = sigs[n_old - 1].key if n_old else None
             flips = []
             for j, s in enumerate(new):
                 if prev is not None and s.key != prev:
                     flips.append(n_old + j)
                 prev = s.key
-            self._flips = (self._flips[: self._n_flips_at(n_old)] + flips)
+            if flips:
+                self._fl = self._grow(self._fl, self._nfl, np.array(flips, dtype=np.int64))
+                self._nfl += len(flips)
         n = len(sigs)
         self._count = n
         t = store.t
-        if placed != self._placed or (n_old == 0 and k):
+        if placed != self._placed or n_old == 0:
             # Every answer's bar (a coarser timeframe: the bar of its candle's bucket).
             self._x = np.searchsorted(t, self._ts[:n], side="right").astype(np.float64) - 1
             self._placed = placed
+            self.flip_x = self._x[self._fl[: self._nfl]]
         elif k:
             self._x = self._grow(self._x, n_old, np.searchsorted(
                 t, self._ts[n_old:n], side="right").astype(np.float64) - 1)
+            if self._nfl > len(self.flip_x):
+                self.flip_x = np.r_[self.flip_x, self._x[self._fl[len(self.flip_x):self._nfl]]]
         self.x = self._x[:n]
         self.p = self._p[:n]
-        if k or n_old == 0:
-            self.cls = self._cls[:n].astype(np.int8)
-        self.flip_x = self.x[self._flips] if self._flips else np.empty(0)
+        self.cls = self._cls[:n]
         self._sigs = sigs
         self.last_x = float(len(t) - 1)
         self.item.update()
         return True
-
-    def _n_flips_at(self, count: int) -> int:
-        """How many of the recorded flips are among the first `count` answers."""
-        return int(np.searchsorted(np.asarray(self._flips, dtype=np.int64), count))
 
     @staticmethod
     def _grow(buf: np.ndarray, at: int, values: np.ndarray) -> np.ndarray:
