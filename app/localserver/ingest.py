@@ -5,7 +5,11 @@ The processor takes batches off the ring, renders them as text, has the worker d
 only the new tokens in chunks of a few hundred tokens (each chunk bumps data_version and
 emits data_updated), then re-answers every flash query. Every chunk and every flash
 answer is a separate background job on the worker, so requests and other sessions'
-ingest interleave with a heavy backlog.
+ingest interleave with a heavy backlog. With batched scheduling (the default, batching.py)
+the chunks and flash answers of all sessions waiting at the same time share those jobs and
+their llama_decode calls instead. Entries are rendered in arrival order, each relative to
+the one rendered before it (compact rendering, app/streams/rendering.py). Flash queries are
+answered again once per drained batch (everything the ring held), not per entry.
 
 Nothing a client sends can stop a session's ingest: an entry that cannot be ingested
 (too many tokens for the session, or any failure while rendering or decoding it) is
