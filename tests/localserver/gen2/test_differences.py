@@ -382,6 +382,7 @@ def test_health_counters_follow_the_work(http2: httpx.Client) -> None:
     assert delta["session_turns"] == 1 and delta["session_warm_turns"] == 1
     assert delta["session_cached_tokens"] == cached > 0  # the turn resumed the warm prefill
     assert 2 <= delta["generated_tokens"] <= 4 and delta["prompt_tokens"] > 0
-    assert after["queued"] == after["running"] == after["connections"] == 0
+    assert after["queued"] == after["running"] == 0  # nothing left on the worker
+    assert delta["connections"] == 0  # (other tests' streams may still be open: a delta)
     assert after["sessions"] == before["sessions"] + 1
     assert not {"kv_pages_total", "steps", "preemptions"} & set(after)  # not claimed
