@@ -112,13 +112,13 @@ class Poller:
         self._task = None
 
     async def poll_once(self) -> None:
-        if self.feature is not None and self.client is not None and \
-                offers(self.client(), self.feature) is False:
-            self.unsupported, self.error = True, None
-            self.version += 1
-            return
         self.polls += 1
         try:
+            if self.feature is not None and self.client is not None and \
+                    offers(self.client(), self.feature) is False:
+                self.unsupported, self.error = True, None
+                self.version += 1
+                return
             value = await self.fetch()
         except asyncio.CancelledError:
             raise
@@ -284,6 +284,7 @@ class ServerOverview:
         self.health: deque[tuple[float, str]] = deque(maxlen=HEALTH_KEPT)
         self.lines: dict[str, SessionLine] = {}
         self.status_offered: bool | None = None  # False: stream/status not offered
+        self.max_sessions: int | None = None  # when the sessions store does not know it
         self._wanted = False
         self._wanted_at = 0.0
         self.polls = 0
@@ -346,6 +347,12 @@ class ServerOverview:
             self.status_offered = False
             self.version += 1
             return
+        if self.dashboard.sessions.max_sessions is None and self.max_sessions is None:
+            # The common listing drops gen 1's max_sessions: read it once from the listing.
+            try:
+                self.max_sessions = (await client.sessions.list()).max_sessions
+            except LayerScaleError as exc:
+                log.debug("max_sessions: %s", exc)
 
         async def read(sid: str) -> None:
             line = self.lines.get(sid)
@@ -468,4 +475,7 @@ def context_marks(state: SessionState) -> tuple[int, int, int]:
             if cut < 0:
                 break
         start = 0 if cut < 0 else cut + 1
+    per_entry = (region.end - region.start) / state.data_count
+    if state.prefix_end and 0 <= region.start - state.prefix_end < per_entry:
+        prefix = start  # the data follows the prefix directly: one boundary, found once
     return min(prefix, start), start, end

@@ -75,6 +75,7 @@ class SessionsModel(QAbstractTableModel):
         super().__init__()
         self.overview = overview
         self.ids: list[str] = []
+        self._models: dict[str, Any] = {}  # open sessions' models, by id, as of this frame
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.ids)
@@ -88,23 +89,27 @@ class SessionsModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def sync(self) -> None:
+    def sync(self) -> bool:
+        """Follow the listing; True when the set of rows changed (columns to re-fit)."""
         ids = list(self.overview.dashboard.sessions.order)
+        self._models = {o.model.session_id: o.model for o in self.overview.dashboard.open}
         if ids != self.ids:
             self.beginResetModel()
             self.ids = ids
             self.endResetModel()
-        elif ids:
+            return True
+        if ids:
             self.dataChanged.emit(self.index(0, 0), self.index(len(ids) - 1, len(COLUMNS) - 1))
+        return False
 
     def live_changed(self, rows: list[int]) -> None:
-        for r in rows:
-            for c in LIVE_COLUMNS:
-                self.dataChanged.emit(self.index(r, c), self.index(r, c))
+        """One signal for every live cell that changed this frame (not one per cell)."""
+        self._models = {o.model.session_id: o.model for o in self.overview.dashboard.open}
+        self.dataChanged.emit(self.index(min(rows), min(LIVE_COLUMNS)),
+                              self.index(max(rows), max(LIVE_COLUMNS)))
 
     def _open(self, sid: str) -> Any:
-        found = self.overview.dashboard.find(sid)
-        return None if found is None else found.model
+        return self._models.get(sid)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self.ids):
@@ -135,8 +140,10 @@ class SessionsModel(QAbstractTableModel):
         if col == 4:
             return row.cache_usage if sort else f"{row.cache_usage * 100:.1f} %"
         if col == 5:
-            q = line.queue_size if line is not None and line.queue_capacity else \
-                (model.server_queue if model is not None else None)
+            # Freshest first: our own link's acks, gen 2's pending lines, the last status.
+            q = model.server_queue if model is not None and model.pushes else \
+                row.pending if row.generation == 2 else \
+                line.queue_size if line is not None and line.queue_capacity else None
             if sort:
                 return q if q is not None else -1
             cap = f" / {line.queue_capacity}" if line is not None and line.queue_capacity else ""
@@ -198,12 +205,11 @@ class ServerPanel(QWidget):
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setItemDelegateForColumn(SPARK_QUEUE, SparklineDelegate(theme.ACCENT, self))
         self.table.setItemDelegateForColumn(SPARK_TOKENS, SparklineDelegate(theme.OK, self))
+        # Columns are fitted when rows come and go, not on every update: fitting reads
+        # every cell, and live cells change every frame.
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(SPARK_QUEUE, QHeaderView.ResizeMode.Fixed)
-        header.setSectionResizeMode(SPARK_TOKENS, QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(SPARK_QUEUE, 110)
-        header.resizeSection(SPARK_TOKENS, 110)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.addWidget(self.heading)
@@ -228,7 +234,10 @@ class ServerPanel(QWidget):
         if key == self._shown:
             return
         self._shown = key
-        self.model.sync()
+        if self.model.sync():
+            self.table.resizeColumnsToContents()
+            for col in (SPARK_QUEUE, SPARK_TOKENS):
+                self.table.horizontalHeader().resizeSection(col, 110)
         server = d.server
         from app.core.cockpit import health_of
 
@@ -239,7 +248,7 @@ class ServerPanel(QWidget):
         v["health"].setText(f"<span style='color:{colour}'>●</span> {health}{detail}")
         v["model"].setText(server.model or "–")
         t = o.totals()
-        most = d.sessions.max_sessions
+        most = d.sessions.max_sessions or o.max_sessions
         v["sessions"].setText(f"{int(t['sessions'])}" + (f" / {most}" if most else ""))
         v["tokens"].setText(f"{int(t['tokens']):,}")
         offered = o.status_offered is not False

@@ -27,15 +27,9 @@ from app.ui.cockpit.state_panel import StatePanel
 
 log = logging.getLogger(__name__)
 
-THEME_KEY = "theme"
+THEME_KEY = "appearance/theme"
 DOCKS = (("Session state", "Ctrl+1"), ("Ingest", "Ctrl+2"), ("Server overview", "Ctrl+3"),
          ("Query console", "Ctrl+4"))
-
-
-def _settings() -> Any:
-    from app.settings import Settings
-
-    return Settings()
 
 
 class CockpitUI:
@@ -130,10 +124,9 @@ class CockpitUI:
     def choose_theme(self, mode: str) -> str:
         """The View > Theme menu: switch and remember the choice."""
         effective = self.set_theme(mode)
-        try:
-            _settings().set(THEME_KEY, mode)
-        except Exception as exc:  # an unwritable settings file must not break the switch
-            log.warning("theme not saved: %s", exc)
+        settings = getattr(self.window, "settings", None)  # the window's QSettings, if kept
+        if settings is not None:
+            settings.setValue(THEME_KEY, mode)
         return effective
 
     def set_theme(self, mode: str) -> str:
@@ -227,21 +220,17 @@ class CockpitUI:
         await self.cockpit.stop()
 
 
-def saved_theme() -> str:
-    """The theme the user last chose in View > Theme (system when none, or unreadable)."""
-    try:
-        mode = _settings().get(THEME_KEY, "system")
-    except Exception as exc:  # a broken settings file: the default look, and say why
-        log.warning("theme setting not read: %s", exc)
-        return "system"
-    return mode if mode in theme.MODES else "system"
+def saved_theme(settings: Any) -> str:
+    """The theme last chosen in View > Theme, from the window's QSettings (else system)."""
+    mode = settings.value(THEME_KEY) if settings is not None else None
+    return mode if isinstance(mode, str) and mode in theme.MODES else "system"
 
 
 def attach_cockpit(window: Any) -> CockpitUI:
     """Dock the cockpit into `window` (a MainWindow) and return it."""
     ui = CockpitUI(window)
     window.cockpit = ui
-    mode = saved_theme()
+    mode = saved_theme(getattr(window, "settings", None))
     if mode != theme.mode() and QApplication.instance() is not None:
         ui.set_theme(mode)
     return ui
