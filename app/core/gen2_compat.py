@@ -14,8 +14,9 @@ dashboard hands them a :class:`Gen2RunnerClient` instead of the client, whose
   to read after a dropped link, so a batch whose ack was lost counts as not arrived and
   goes out again: nothing is lost; if it had arrived, the next ack's ``total_pushed``
   shows the surplus and a note says how many lines the server got twice;
-- create makes the session (id, pre_decode, window in tokens), pushes the spec's prompt
-  as its first text and registers the flash queries;
+- create makes the session (id, pre_decode, window in tokens; a window asked for only in
+  entries becomes three quarters of the model's context), pushes the spec's prompt as its
+  first text and registers the flash queries;
 - statistics are not offered (NotOfferedError, shown as "not offered by this server").
 """
 
@@ -50,6 +51,7 @@ from app.streams.base import StreamType
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str, str], None]  # (text, level) -> a note on the session's view
+WINDOW_SHARE = 0.75  # of max_model_len, for a window given in entries only
 
 
 @dataclass
@@ -143,15 +145,17 @@ class Gen2CompatSessions:
         context is the limit; there is no prefix to mark) and are not sent.
         """
         spec = self._spec() or SessionSpec(type=type)
+        window = spec.window_tokens
+        if window is None and (window_size or spec.window_size):
+            window = await self._default_window()
         try:
             s = await self._s2.create(id=spec.session_id, pre_decode=spec.pre_decode or None,
-                                      window=spec.window_tokens)
+                                      window=window)
         except ConflictError:
             if spec.session_id is None:
                 raise
             # A recreate while the old id is still held: the server names the new one.
-            s = await self._s2.create(pre_decode=spec.pre_decode or None,
-                                      window=spec.window_tokens)
+            s = await self._s2.create(pre_decode=spec.pre_decode or None, window=window)
         ledger = self._ledgers[s.id] = Ledger()
         try:
             if prompt:
@@ -166,6 +170,13 @@ class Gen2CompatSessions:
         return SessionInfo(session_id=s.id, type=type, n_tokens=s.tokens,
                            context=context or 0, pos_max=s.tokens, window_size=window_size,
                            flash_queries=len(flash or ()))
+
+    async def _default_window(self) -> int | None:
+        """A window asked for in entries (gen 1's unit) but not in tokens: three quarters
+        of the model's context, so the session slides instead of filling up."""
+        models = (await self._c.v2.models()).data
+        limit = models[0].max_model_len if models else None
+        return int(limit * WINDOW_SHARE) if limit else None
 
     async def _delete_quietly(self, session_id: str) -> None:
         try:

@@ -131,8 +131,9 @@ class CreateSessionDialog(QDialog):
         return SessionSpec(
             type=self.stream_name,
             prompt=self.prompt.toPlainText().strip() or None,
-            context=self.context.value() or None,
-            window_size=self.window.value() or None,
+            # Generation 2 has neither (its window is in tokens, below); hidden there.
+            context=(self.context.value() or None) if self.generation != 2 else None,
+            window_size=(self.window.value() or None) if self.generation != 2 else None,
             flash=queries,
             flash_max_tokens=self.max_tokens.value(),
             mark_prefix=self.mark_prefix.isChecked(),

@@ -99,9 +99,12 @@ def test_link_survives_a_dropped_socket(generation: int, request: pytest.Fixture
         d.start()
         try:
             await until(lambda: d.server.ok, 30, "server ok")
-            spec = small_spec(flash=()) if generation == 1 else SessionSpec(
-                type="ohlcv", prompt=TEST_PROMPT, window_tokens=1536)
-            model = await d.create_session(spec)
+            # The same spec on both: gen 2 turns its window in entries into 3/4 of the context.
+            model = await d.create_session(small_spec(flash=()))
+            if generation == 2:
+                sid = model.session_id
+                await until(lambda: sid in d.sessions.rows, 10, "listed")
+                assert d.sessions.rows[sid].window == int(0.75 * 2048)
             runner = d.runner_for(model)
             d.attach_feed(model, SyntheticFeed(seed=9, start=start, speed=float("inf"),
                                                count=10), "first")

@@ -47,6 +47,7 @@ def test_create_dialog_offers_gen2_fields_only_on_gen2(qtbot: Any) -> None:
     dialog.pre_decode.setChecked(True)
     spec = dialog.spec()
     assert spec.session_id == "desk1x" and spec.window_tokens == 2048 and spec.pre_decode
+    assert spec.window_size is None and spec.context is None  # gen 1's units, hidden here
 
 
 def test_sessions_table_shows_gen2_cells(qtbot: Any) -> None:
