@@ -19,6 +19,7 @@ from app.api.gen2_models import FlashQuery2, Session2
 from app.api.generation import Capabilities, Detection, Generation
 from app.api.models import FlashQuery, SessionEvent, SessionSummary
 from app.api.reconnect import LinkState, ReconnectingSessionStream
+from app.api.reconnect_sse import ReconnectingEvents
 from app.api.sessions import Sessions
 from app.api.streams import Stream
 from app.api.transport import NOT_GIVEN, Timeout
@@ -202,6 +203,13 @@ class Surface:
         if self.v2:
             return self._g2.sessions.events(session_id, timeout=timeout)
         return self._s1.events(session_id, timeout=timeout)
+
+    def reconnecting_events(self, session_id: str, *,
+                            on_state: Callable[[LinkState], Any] | None = None,
+                            **kwargs: Any) -> ReconnectingEvents:
+        """SSE events that resubscribe after the stream ends or breaks (until the session
+        is gone or the key refused); see :mod:`app.api.reconnect_sse`."""
+        return ReconnectingEvents(lambda: self.events(session_id), on_state=on_state, **kwargs)
 
     def reconnecting_stream(self, session_id: str, *,
                             on_state: Callable[[LinkState], Any] | None = None,

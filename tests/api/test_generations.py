@@ -374,3 +374,60 @@ async def test_session_query_is_one_call_on_both(generation: int,
                 with pytest.raises(NotOfferedError):
                     await client.sessions.query(sid, messages=[{"role": "user",
                                                                 "content": "Hi"}])
+
+
+async def test_sse_events_resubscribe_until_the_session_is_gone(
+        generation: int, any_server: RunningServer) -> None:
+    """The server ends the event stream when the session is deleted: the reconnecting
+    subscription tries again, is told 404, and ends for good with NotFoundError."""
+    states: list[str] = []
+    async with LayerScale(any_server.url, api_key=None) as client:
+        surface = await client.surface()
+        async with any_session(client, generation) as sid:
+            events = surface.reconnecting_events(
+                sid, on_state=lambda s: states.append(s.status),
+                backoff=Backoff(base=0.05, cap=0.2))
+            seen: list[Any] = []
+
+            async def read() -> None:
+                async for event in events:
+                    seen.append(event)
+
+            reader = asyncio.ensure_future(read())
+            await until(lambda: seen and isinstance(seen[0], ConnectedEvent), 30)
+            await surface.delete_session(sid)
+            await asyncio.wait_for(reader, 60)
+    assert isinstance(events.final_error, NotFoundError) and events.subscriptions == 1
+    assert states[:2] == ["connecting", "open"] and states[-1] == "closed"
+
+
+async def test_sse_events_resubscribe_after_the_stream_ends() -> None:
+    """Fault injection (the real server ends a stream only when it stops or the session
+    goes): a peer that ends each subscription after a few events; the subscriber comes
+    back, starting again from `connected` each time, and stops at the 404."""
+    served = 0
+
+    async def handler(req: FakeRequest, _r: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        if req.path == "/health":
+            writer.write(http_response(200, GEN2_HEALTH))
+            return
+        served += 1
+        if served > 2:
+            writer.write(http_response(404, {"error": {"message": "no such session",
+                                                       "type": "not_found_error"}}))
+            return
+        connected = {"session_id": "s", "data_version": served, "flash_queries": 0}
+        updated = {"data_version": served + 1, "tokens": 5, "pending": 0}
+        body = (f"event: connected\ndata: {json.dumps(connected)}\n\n"
+                f"event: data_updated\ndata: {json.dumps(updated)}\n\n")
+        writer.write(http_response(200, body, headers={"Content-Type": "text/event-stream"}))
+
+    async with FakePeer(handler) as peer, LayerScale(peer.url) as client:
+        surface = await client.surface()
+        events = surface.reconnecting_events("s", backoff=Backoff(base=0.01, cap=0.02))
+        kinds = [(e.type, e.data_version) async for e in events]
+    assert kinds == [("connected", 1), ("data_updated", 2), ("connected", 2),
+                     ("data_updated", 3)]
+    assert events.subscriptions == 2 and isinstance(events.final_error, NotFoundError)
