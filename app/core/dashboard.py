@@ -75,6 +75,7 @@ class Dashboard:
         # Sessions this dashboard creates are kept here so a restart re-adopts them (None:
         # nothing kept, as in most tests).
         self.archive = archive
+        self.archived_by_id: dict[str, ArchivedSession] = {}
         self.version = 0  # bumps when the set of open sessions changes
 
     @property
@@ -241,10 +242,45 @@ class Dashboard:
 
     # ------------------------------------------------------------------ re-adoption
     async def archived(self) -> list[ArchivedSession]:
-        """Sessions this dashboard created on this server, as kept on disk."""
+        """Sessions this dashboard created on this server, as kept on disk (also cached in
+        `archived_by_id`, so opening one from the sessions list adopts it)."""
         if self.archive is None:
             return []
-        return await self.archive.call(self.archive.sessions, self.url)
+        kept = await self.archive.call(self.archive.sessions, self.url)
+        self.archived_by_id = {k.session_id: k for k in kept}
+        return kept
+
+    async def reopen(self, wanted: list[str], timeout: float = 60.0) -> list[SessionModel]:
+        """Open the sessions `wanted` (the tabs of the last run), in order: ours are
+        re-adopted (a session the server lost is recreated by its runner), others opened
+        if the server still has them. Ours that are neither on the server nor wanted are
+        forgotten."""
+        kept = await self.archived()
+        listed = await self._listed_ids(timeout)
+        models = []
+        for sid in wanted:
+            if sid in self.archived_by_id:
+                models.append(await self.adopt(self.archived_by_id[sid]))
+            elif listed is not None and sid in listed:
+                models.append(self.open_session(sid))
+        if listed is not None and self.archive is not None:
+            for k in kept:
+                if k.session_id not in listed and k.session_id not in wanted:
+                    self.archive.post(self.archive.forget, k.key)
+                    self.archived_by_id.pop(k.session_id, None)
+        return models
+
+    async def _listed_ids(self, timeout: float) -> set[str] | None:
+        """The server's session ids, asked until it answers or `timeout` passes."""
+        # The monitor lists them (either generation); wait for its first listing.
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.sessions.polls:
+            if asyncio.get_running_loop().time() > deadline:
+                log.info("sessions not listed in %.0f s: nothing re-adopted", timeout)
+                return None
+            self.poke()
+            await asyncio.sleep(0.1)
+        return set(self.sessions.rows)
 
     async def adopt(self, kept: ArchivedSession) -> SessionModel:
         """Open a session created by an earlier run of the dashboard as our own: its
@@ -267,7 +303,7 @@ class Dashboard:
         accepted = 0
         on_server = True
         try:
-            status = await self.client.sessions.stream_status(kept.session_id)
+            status = await self.runner_client(model).sessions.stream_status(kept.session_id)
             accepted = status.statistics.total_enqueued
         except LayerScaleError as exc:
             on_server = diagnose(exc).problem is not Problem.NOT_FOUND

@@ -708,10 +708,11 @@ class SessionRunner:
 
 def flip_label(query: str, before: str, after: str, width: int = 28) -> str:
     """A flip marker's label: which query flipped, and from what to what."""
-    return f"{_clip(query, width)}: {_clip(before.strip(), 14)} → {_clip(after.strip(), 14)}"
+    return f"{clip(query, width)}: {clip(before.strip(), 14)} → {clip(after.strip(), 14)}"
 
 
-def _clip(text: str, width: int) -> str:
+def clip(text: str, width: int) -> str:
+    """`text` on one line, cut at a word near `width` characters with an ellipsis."""
     text = " ".join(text.split())
     if len(text) <= width:
         return text

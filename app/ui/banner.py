@@ -39,6 +39,8 @@ class Banner(QFrame):
         self.title = QLabel()
         self.detail = QLabel(objectName="muted")
         self.detail.setWordWrap(True)
+        # A server's long reason wraps inside the window; it never widens it.
+        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.countdown = QLabel(objectName="muted")
         self.retry = QPushButton("Retry now")
         self.retry.clicked.connect(self.retry_requested)
@@ -78,7 +80,7 @@ class ConnectBar(QWidget):
         super().__init__(parent)
         self.url = QLineEdit(url)
         self.url.setPlaceholderText("http://127.0.0.1:8080")
-        self.url.setMinimumWidth(260)
+        self.url.setMinimumWidth(200)
         self.url.returnPressed.connect(self._connect)
         self.button = QPushButton("Connect")
         self.button.clicked.connect(self._connect)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.core.confidence import describe, level
 from app.core.flash import Answer, FlashQueryState
+from app.core.progress import Freshness, Verdict
 from app.core.session import SessionModel
 from app.ui import theme
 from app.ui.durations import duration
@@ -100,7 +101,7 @@ class FlashPanel(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(C_QUERY, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(C_ANSWER, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((C_CONF, 190), (C_VERSION, 70), (C_STATE, 70), (C_AGE, 64)):
+        for col, width in ((C_CONF, 190), (C_VERSION, 70), (C_STATE, 230), (C_AGE, 64)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.tree.setColumnWidth(col, width)
         self.new_query = QLineEdit(placeholderText="Add a flash query, e.g. Is the trend bullish?")
@@ -124,6 +125,7 @@ class FlashPanel(QWidget):
         self._seen_version = -1
         self._flips_seen = model.board.flip_seq  # flips before the view opened are not news
         self._seen_data_version = -1
+        self._seen_truth: tuple[object, ...] = ()
         self._last_tick = 0.0
         self.set_writable(True)
 
@@ -151,13 +153,19 @@ class FlashPanel(QWidget):
             self.flipped.emit(flip.query, flip.before, flip.after)
         self._flips_seen = board.flip_seq
         now_mono = time.monotonic()
-        changed = board.version != self._seen_version or m.data_version != self._seen_data_version
+        p = m.progress
+        # Freshness moves with what the model has read, not only with the answers.
+        truth = (p.ingested, p.stored, p.latest_version, bool(p.context_full), p.gone)
+        changed = (board.version != self._seen_version
+                   or m.data_version != self._seen_data_version or truth != self._seen_truth)
         if not changed and now_mono - self._last_tick < 1.0:
             return
         self._last_tick = now_mono
         now = time.time()
-        if changed:
+        if changed or any(self.model.verdict(q.latest.data_version).behind_entries
+                          for q in board.queries.values() if q.latest is not None):
             self._seen_version, self._seen_data_version = board.version, m.data_version
+            self._seen_truth = truth
             for qid in list(self._items):
                 if qid not in board.queries:
                     item = self._items.pop(qid)
@@ -184,16 +192,11 @@ class FlashPanel(QWidget):
         if q.flips:
             item.setToolTip(C_ANSWER, f"{q.flips} flip(s); last: {q.last_flip[0]!r} → "
                             f"{q.last_flip[1]!r}" if q.last_flip else "")
-        fresh = q.is_fresh(self.model.data_version)
-        if q.latest is None:
-            item.setText(C_STATE, "waiting")
-            item.setForeground(C_STATE, QBrush(QColor(theme.MUTED)))
-        else:
-            item.setText(C_STATE, "fresh" if fresh else "stale")
-            item.setForeground(C_STATE, QBrush(QColor(theme.OK if fresh else theme.WARN)))
-            behind = self.model.data_version - q.latest.data_version
-            item.setToolTip(C_STATE, "answered at the current data version" if fresh else
-                            f"{behind} data update(s) behind (now v{self.model.data_version})")
+        m = self.model
+        verdict = m.verdict(None if q.latest is None else q.latest.data_version)
+        item.setText(C_STATE, verdict.describe(m.stream.unit))
+        item.setForeground(C_STATE, QBrush(QColor(STATE_COLOURS[verdict.state])))
+        item.setToolTip(C_STATE, state_tip(verdict, q, m))
         history = list(q.history)
         while item.childCount() > len(history):
             item.removeChild(item.child(item.childCount() - 1))
@@ -221,9 +224,36 @@ class FlashPanel(QWidget):
         item.setText(C_VERSION, f"v{a.data_version}")
         item.setText(C_AGE, duration(max(0.0, now - a.received_at)))
 
+    def state_text(self, qid: int) -> str | None:
+        item = self._items.get(qid)
+        return item.text(C_STATE) if item else None
+
     def query_count(self) -> int:
         return self.tree.topLevelItemCount()
 
     def answer_text(self, qid: int) -> Any:
         item = self._items.get(qid)
         return item.text(C_ANSWER) if item else None
+
+
+STATE_COLOURS = {Freshness.WAITING: theme.MUTED, Freshness.FRESH: theme.OK,
+                 Freshness.STALE: theme.WARN, Freshness.FULL: theme.ERROR,
+                 Freshness.GONE: theme.MUTED}
+
+
+def state_tip(verdict: Verdict, q: FlashQueryState, m: SessionModel) -> str:
+    """What the freshness word means for this answer, for the tooltip."""
+    match verdict.state:
+        case Freshness.WAITING:
+            return "no answer yet"
+        case Freshness.FRESH:
+            return (f"computed at data v{q.latest.data_version if q.latest else '?'}, over "
+                    f"everything drawn as read; nothing newer waits at the server")
+        case Freshness.STALE:
+            return (f"computed at data v{q.latest.data_version if q.latest else '?'} (now "
+                    f"v{m.data_version}); {m.progress.queued:,} {m.stream.unit} drawn are not "
+                    "read by the model yet")
+        case Freshness.FULL:
+            return f"the session's context is full: {m.progress.context_full}"
+        case _:
+            return "the session no longer exists on the server; this answer is its last"

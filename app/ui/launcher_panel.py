@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -52,6 +53,7 @@ from app.ui.launcher_log import ServerLogPane
 
 log = logging.getLogger(__name__)
 
+LOG_PANE_MIN_WIDTH = 240
 BADGE_COLOURS = {
     ServerStatus.STOPPED: "#5c6370",
     ServerStatus.STARTING: "#4c9aff",
@@ -178,6 +180,9 @@ class LauncherPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self._build_editor())
         self.log_pane = ServerLogPane()
+        # The dock must fit a 1024-px window beside the sessions: the log pane scrolls.
+        self.log_pane.setMinimumWidth(LOG_PANE_MIN_WIDTH)
+        self.log_pane.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
         self.log_pane.cleared.connect(self._log_cleared)
         self.log_pane.open_log_button.clicked.connect(self.open_log_file)
         splitter.addWidget(self.log_pane)
@@ -211,8 +216,8 @@ class LauncherPanel(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(column)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        column.setMinimumWidth(440)
-        scroll.setMinimumWidth(470)
+        column.setMinimumWidth(400)
+        scroll.setMinimumWidth(420)
         return scroll
 
     # ------------------------------------------------------------------ profiles

@@ -22,14 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import qasync
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from app.core.archive import ArchivedSession, SessionArchive
 from app.core.dashboard import Dashboard
 from app.core.session import SessionModel, SessionSpec
+from app.paths import config_dir
 from app.secrets import resolve_key_async
 from app.streams import registry
-from app.ui import theme  # first: pins the Qt binding (see app/ui/__init__.py)
+from app.ui import layout, theme  # first: pins the Qt binding (see app/ui/__init__.py)
 from app.ui.icon import apply_identity
 from app.ui.main_window import MainWindow
 from app.ui.screenshot import save_screenshot, shows_answers
@@ -98,11 +100,23 @@ def main(argv: list[str] | None = None) -> int:
         return int(loop.run_until_complete(run(args)))
 
 
+def window_settings() -> QSettings:
+    """The window's remembered layout (app.ui.layout), beside the settings file."""
+    return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
 async def run(args: argparse.Namespace) -> int:
-    url = (args.server or DEFAULT_URL).rstrip("/")
     needs_local = args.demo or (args.replay is not None and not args.server)
-    dashboard = Dashboard(url, key_lookup=resolve_key_async)
-    window = MainWindow(dashboard)
+    automated = args.quit_after is not None
+    settings = window_settings()
+    # A plain start goes back to the last server; the demo and a replay without --server
+    # use the bundled one's default address.
+    remembered = None if needs_local or automated else layout.last_server(settings)
+    url = (args.server or remembered or DEFAULT_URL).rstrip("/")
+    archive = SessionArchive()
+    dashboard = Dashboard(url, key_lookup=resolve_key_async, archive=archive)
+    window = MainWindow(dashboard, settings=None if automated else settings)
+    window.restore_layout()
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     attach_launcher(window, None)
@@ -135,6 +149,8 @@ async def run(args: argparse.Namespace) -> int:
         dashboard.start()
         if args.demo or args.replay is not None:
             await start_feed_session(window, args, ephemeral)
+        else:
+            await window.restore_tabs()
 
     def failed(message: str) -> None:
         window.statusBar().showMessage(f"Start-up failed: {message}")
@@ -144,7 +160,6 @@ async def run(args: argparse.Namespace) -> int:
 
     spawn(prepare(), on_error=failed)
 
-    automated = args.quit_after is not None
     outcome = 0
     finished = False
     if automated:
@@ -194,6 +209,7 @@ async def run(args: argparse.Namespace) -> int:
     if panel is not None and hasattr(panel, "aclose"):
         with contextlib.suppress(Exception):
             await panel.aclose()  # while the loop still runs
+    await asyncio.to_thread(archive.close)  # every acknowledged entry on disk
     if controller is not None:
         if started_here and automated:
             # An automated run (--quit-after) leaves nothing behind. Interactively the
@@ -210,6 +226,17 @@ async def start_feed_session(window: MainWindow, args: argparse.Namespace,
     """Create the --demo / --replay session and feed it; its id goes into `ephemeral`."""
     from app.feeds import CsvReplayFeed, SyntheticFeed
 
+    resumable = await resumable_session(window.dashboard, args)
+    if resumable is not None:
+        # The same replay or demo was running when the last run died: carry on with it.
+        window.statusBar().showMessage("Re-adopting the session of the last run…")
+        model = await window.dashboard.adopt(resumable)
+        window.show_session(model)
+        ephemeral.append(model)
+        window.statusBar().showMessage(
+            f"Re-adopted {model.session_id[:12]}: {len(model.store):,} {model.stream.unit} "
+            "from the last run; the feed resumes", 10000)
+        return
     window.statusBar().showMessage("Creating the session…")
     view = await window.create_session(demo_spec(args.demo or registry.DEFAULT))
     model = view.model
@@ -238,6 +265,20 @@ async def start_feed_session(window: MainWindow, args: argparse.Namespace,
         view.attach_feed(feed, "synthetic")
         window.statusBar().showMessage(f"Demo: synthetic {stream.unit} feeding the session",
                                        10000)
+
+
+async def resumable_session(dashboard: Dashboard, args: argparse.Namespace
+                            ) -> ArchivedSession | None:
+    """A session of an earlier run that was playing this same replay (or demo) when that
+    run ended without deleting it (killed, crashed)."""
+    for kept in reversed(await dashboard.archived()):
+        feed = kept.feed or {}
+        if args.replay is not None:
+            if feed.get("kind") == "csv" and feed.get("path") == str(args.replay.resolve()):
+                return kept
+        elif feed.get("kind") == "synthetic" and kept.type == (args.demo or registry.DEFAULT):
+            return kept
+    return None
 
 
 def attach_launcher(window: MainWindow, controller: Any) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -26,7 +26,7 @@ from app.core.dashboard import Dashboard
 from app.core.session import SessionModel, SessionSpec
 from app.secrets import resolve_key_async
 from app.streams.registry import UnknownStreamType
-from app.ui import theme
+from app.ui import layout, theme
 from app.ui.banner import Banner, ConnectBar
 from app.ui.cockpit import attach_cockpit
 from app.ui.create_dialog import CreateSessionDialog
@@ -44,9 +44,14 @@ DOCK_HEIGHT = 210
 class MainWindow(QMainWindow):
     closed = Signal()
 
-    def __init__(self, dashboard: Dashboard, parent: QWidget | None = None) -> None:
+    def __init__(self, dashboard: Dashboard, parent: QWidget | None = None, *,
+                 settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.dashboard = dashboard
+        # Where the layout, open tabs and last server are remembered (None: nothing is,
+        # as in tests that do not test exactly that).
+        self.settings = settings
+        self._seen_open = -1
         self.setWindowTitle("LayerScale Dashboard")
         self.resize(1600, 960)
         self.setDockNestingEnabled(True)
@@ -156,7 +161,39 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         super().closeEvent(event)
         if event.isAccepted():
+            self.save_layout()
             self.shutdown()
+
+    # ------------------------------------------------------------------ remembered layout
+    def save_layout(self) -> None:
+        """Window geometry, docks, the server and its open tabs, for the next start."""
+        if self.settings is None:
+            return
+        layout.save(self.settings, self.saveGeometry(), self.saveState(), self.dashboard.url,
+                    [v.model.session_id for v in self.views if v.dashboard is self.dashboard])
+        self.settings.sync()
+
+    def restore_layout(self) -> bool:
+        """Geometry and docks as they were at the last close; False if nothing was kept."""
+        if self.settings is None:
+            return False
+        geometry, state = layout.window(self.settings)
+        restored = False
+        if geometry is not None:
+            restored = bool(self.restoreGeometry(geometry))
+        if state is not None:
+            restored = bool(self.restoreState(state)) or restored
+        return restored
+
+    async def restore_tabs(self) -> list[SessionView]:
+        """Reopen the tabs that were open on this server at the last close: sessions this
+        dashboard created are re-adopted (history from disk, feed resumed), others opened
+        as they are; sessions that no longer exist are skipped (and forgotten)."""
+        d = self.dashboard
+        wanted = layout.tabs(self.settings, d.url) if self.settings is not None else []
+        models = await d.reopen(wanted)
+        self.refresh()  # their tabs, in the order they had
+        return [v for m in models for v in self.views if v.model is m]
 
     def shutdown(self) -> None:
         """Stop repainting, hide, and tell main() to finish (idempotent)."""
@@ -175,15 +212,26 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ actions
     def connect_to(self, url: str) -> None:
+        """Switch servers: this server's tabs are remembered and closed, the new one's
+        reopened."""
+        self.save_layout()
         for view in list(self.views):
-            self._remove_view(view)
+            if view.dashboard is self.dashboard:
+                self._remove_view(view)
 
         async def go() -> None:
             # keyring: D-Bus, maybe an unlock prompt: on its own thread, never the GUI's
             await self.dashboard.connect(url, await resolve_key_async(url))
             self.sessions.set_store(self.dashboard.sessions)
+            self._seen_server = (0, -1)  # the bar and banner show the new server at once
+            self.refresh()
+            await self.restore_tabs()
 
-        spawn(go(), on_error=self._error)
+        def failed(message: str) -> None:
+            self._seen_server = (0, -1)
+            self._error(f"Could not switch to {url}: {message}")
+
+        spawn(go(), on_error=failed)
 
     def create_session_dialog(self) -> None:
         dialog = CreateSessionDialog(self)
@@ -197,17 +245,19 @@ class MainWindow(QMainWindow):
         model = await self.dashboard.create_session(spec)
         return self.show_session(model)
 
-    def show_session(self, model: SessionModel) -> SessionView:
+    def show_session(self, model: SessionModel, focus: bool = True) -> SessionView:
         for view in self.views:
             if view.model is model:
-                self.tabs.setCurrentWidget(view)
+                if focus:
+                    self.tabs.setCurrentWidget(view)
                 return view
         view = SessionView(self.dashboard, model)
         view.notify.connect(self.notify)
         view.title_changed.connect(lambda v=view: self._retitle(v))
         self.views.append(view)
         self.tabs.addTab(view, model.title())
-        self.tabs.setCurrentWidget(view)
+        if focus or self.tabs.count() == 1:
+            self.tabs.setCurrentWidget(view)
         return view
 
     def _retitle(self, view: SessionView) -> None:
@@ -216,6 +266,11 @@ class MainWindow(QMainWindow):
             self.tabs.setTabText(i, view.model.title())
 
     def open_session(self, session_id: str) -> SessionView | None:
+        kept = self.dashboard.archived_by_id.get(session_id)
+        if kept is not None and self.dashboard.find(session_id) is None:
+            # Ours from an earlier run: adopt it (history from disk, feed resumed).
+            spawn(self.dashboard.adopt(kept), on_error=self._error, on_done=self.show_session)
+            return None
         try:
             model = self.dashboard.open_session(session_id)
         except UnknownStreamType as exc:  # a server newer than this dashboard
@@ -254,9 +309,16 @@ class MainWindow(QMainWindow):
             self._remove_view(view)
 
     def _remove_view(self, view: SessionView) -> None:
+        view.model.closed_by_user = True  # at once: refresh() must not reopen it meanwhile
         spawn(view.dashboard.close_session(view.model))  # a fleet server's tab: its own
-        self.views.remove(view)
-        self.tabs.removeTab(self.tabs.indexOf(view))
+        self._drop_view(view)
+
+    def _drop_view(self, view: SessionView) -> None:
+        if view in self.views:
+            self.views.remove(view)
+        i = self.tabs.indexOf(view)
+        if i >= 0:
+            self.tabs.removeTab(i)
         view.deleteLater()
 
     def delete_session(self, session_id: str) -> None:
@@ -270,9 +332,7 @@ class MainWindow(QMainWindow):
             return
         view = self.view_for(session_id)
         if view is not None:
-            self.views.remove(view)
-            self.tabs.removeTab(self.tabs.indexOf(view))
-            view.deleteLater()
+            self._drop_view(view)
         spawn(self.dashboard.delete_session(session_id), on_error=self._error)
 
     # ------------------------------------------------------------------ display
@@ -284,6 +344,13 @@ class MainWindow(QMainWindow):
             self.banner.show_state(d.server)
             self.connect_bar.show_state(d.server, d.has_key)
         self.sessions.refresh({o.model.session_id for o in d.open})
+        if d.version != self._seen_open:
+            # Sessions opened by the core (re-adopted at start) get their tab.
+            self._seen_open = d.version
+            for item in d.open:
+                if not item.model.closed_by_user and not any(
+                        v.model is item.model for v in self.views):
+                    self.show_session(item.model, focus=False)
         current = self.tabs.currentWidget()
         for view in self.views:
             if view is current:

@@ -3,6 +3,7 @@ feed controls (a tab of the main window)."""
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from pathlib import Path
@@ -14,23 +15,30 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.dashboard import Dashboard
-from app.core.link import SessionRunner
+from app.core.link import SessionRunner, clip, suggested_window
 from app.core.session import Mode, SessionModel
 from app.feeds.base import Feed
 from app.ui import theme
+from app.ui.durations import duration
 from app.ui.flash_panel import FlashPanel
 from app.ui.plots import make_plot
 from app.ui.stats_panel import StatsPanel
 from app.ui.tasks import spawn
+
+CHART_MIN_HEIGHT = 220
+LINK_TEXT_MAX = 90  # characters of a link reason shown in the strip (all of it in the tooltip)
+BEHIND_SECONDS = 10.0  # an entry waiting this long at the server means the server is behind
 
 LINK_COLOURS = {"open": theme.OK, "connecting": theme.WARN, "reconnecting": theme.WARN,
                 "closed": theme.ERROR}
@@ -62,16 +70,31 @@ class SessionView(QWidget):
         self.queue_chip = chip()
         self.outbox_chip = chip()
         self.candles_chip = chip()
+        self.policy = QComboBox()
+        self.policy.addItem(f"Keep every {model.stream.unit[:-1]} (hold)", "hold")
+        self.policy.addItem("Latest wins (server may drop)", "latest")
+        self.policy.setToolTip(
+            "When the server reads slower than the feed: hold entries here (the feed slows "
+            "down, nothing is lost) or push on and let the server's full queue drop them "
+            "(counted)")
+        self.policy.currentIndexChanged.connect(self._policy_changed)
         strip = QHBoxLayout()
         for w in (self.mode_chip, self.link_chip, self.version_chip, self.queue_chip,
                   self.outbox_chip, self.candles_chip):
-            strip.addWidget(w)
-        strip.addStretch(1)
+            # Long texts (a server's reason) are cut, never allowed to widen the window.
+            w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            w.setMinimumWidth(60)
+            strip.addWidget(w, 1 if w is self.link_chip else 0)
+        strip.addWidget(self.policy)
         self.note = QLabel()
         self.note.setWordWrap(True)
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.note.hide()
+        self.full_bar = self._make_full_bar()
         # --- chart and flash panel
         self.chart = make_plot(model.stream, model.store)
+        # Docks (the Server panel) must never squash the plot to a sliver.
+        self.chart.setMinimumHeight(CHART_MIN_HEIGHT)
         self.stats = StatsPanel(model)
         self.flash = FlashPanel(model)
         self.flash.add_requested.connect(self._add_flash)
@@ -126,6 +149,7 @@ class SessionView(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(strip)
         layout.addWidget(self.note)
+        layout.addWidget(self.full_bar)
         layout.addWidget(self.split, 1)
         layout.addLayout(feed_row)
         # Candle charts get the trader's tools (timeframes, overlays, scores, alerts).
@@ -203,6 +227,56 @@ class SessionView(QWidget):
                             f"{len(problems)} row(s) could not be read and were skipped; "
                             f"the other rows play.\n\n{lines}{more}")
 
+    # ------------------------------------------------------------------ backpressure
+    def _policy_changed(self, _index: int) -> None:
+        self.model.policy = str(self.policy.currentData())
+        self.model.touch()
+
+    def _make_full_bar(self) -> QFrame:
+        bar = QFrame(objectName="fullBar")
+        bar.setStyleSheet(f"#fullBar {{ border: 1px solid {theme.ERROR}; border-radius: 4px; }}")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(8, 4, 8, 4)
+        self.full_label = QLabel()
+        self.full_label.setWordWrap(True)
+        self.full_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.window_btn = QPushButton("Recreate with a sliding window…")
+        self.window_btn.setToolTip("A new session with the same prompt and flash queries whose "
+                                   "oldest entries make room for new ones; the newest are "
+                                   "sent again")
+        self.clear_btn = QPushButton("Clear the context")
+        self.clear_btn.setToolTip("A new, empty session with the same prompt and flash "
+                                  "queries; the plot keeps its history")
+        self.window_btn.clicked.connect(self._recreate_with_window)
+        self.clear_btn.clicked.connect(lambda: self._recover("clear"))
+        row.addWidget(self.full_label, 1)
+        row.addWidget(self.window_btn)
+        row.addWidget(self.clear_btn)
+        bar.hide()
+        return bar
+
+    def _recreate_with_window(self) -> None:
+        size, ok = QInputDialog.getInt(
+            self, "Recreate with a sliding window",
+            f"Keep the newest this many {self.model.stream.unit} in the model's context:",
+            suggested_window(self.model), 1, 1_000_000)
+        if ok:
+            self._recover("window", size)
+
+    def _recover(self, action: str, size: int | None = None) -> None:
+        self.window_btn.setEnabled(False)
+        self.clear_btn.setEnabled(False)
+
+        def done(_result: object) -> None:
+            self.window_btn.setEnabled(True)
+            self.clear_btn.setEnabled(True)
+
+        def failed(message: str) -> None:
+            done(None)
+            self._error(f"Could not recreate the session: {message}")
+
+        spawn(self.runner.recover_from_full(action, size), on_error=failed, on_done=done)
+
     # ------------------------------------------------------------------ flash
     def _add_flash(self, text: str) -> None:
         spawn(self.dashboard.runner_for(self.model).add_flash(text), on_error=self._error)
@@ -219,6 +293,33 @@ class SessionView(QWidget):
         self.model.note(message, "error")
 
     # ------------------------------------------------------------------ display
+    def _show_backlog(self, now: float) -> None:
+        """The server's queue: how much waits, for how long, what was dropped."""
+        m = self.model
+        p = m.progress
+        age = p.oldest_queued_age()
+        behind = p.queued > 0 and age >= BEHIND_SECONDS
+        full = p.queue_capacity and m.server_queue >= 0.8 * p.queue_capacity
+        rate = p.drop_rate()
+        colour = theme.ERROR if (full or rate > 0) else theme.WARN if behind else theme.TEXT
+        text = f"server queue <span style='color:{colour}'>{m.server_queue:,}</span>"
+        if p.queue_capacity:
+            text += f"/{p.queue_capacity:,}"
+        if p.queued:
+            text += f" · oldest waiting {duration(age)}"
+        if behind:
+            text += " · <b>server behind</b>"
+        if rate > 0:
+            text += f" · dropping {rate:.0f}/s"
+        self.queue_chip.setText(text)
+        self.queue_chip.setToolTip(
+            f"{p.queued:,} {m.stream.unit} acknowledged but not yet read by the model (drawn "
+            f"faded); read: {p.ingested:,}; dropped by the server: {p.dropped:,}; sent again "
+            f"after a drop: {p.resent:,}")
+        set_pending = getattr(self.chart, "set_pending", None)
+        if set_pending is not None:
+            set_pending(p.ingested if m.owned and p.queued else None)
+
     def refresh(self) -> None:
         """Display-timer tick: redraw only what changed since the last tick."""
         m = self.model
@@ -248,10 +349,12 @@ class SessionView(QWidget):
         self.mode_chip.setText(f"<span style='color:{mode[1]}'>{mode[0]}</span>")
         self.mode_chip.setToolTip(m.session_id)
         colour = LINK_COLOURS.get(m.link.status, theme.MUTED)
+        link_text = m.link.describe(now)
         self.link_chip.setText(f"link <span style='color:{colour}'>●</span> "
-                               f"{m.link.describe(now)}")
+                               f"{html.escape(clip(link_text, LINK_TEXT_MAX))}")
+        self.link_chip.setToolTip(link_text)
         self.version_chip.setText(f"data v{m.data_version} · {m.data_count} entries")
-        self.queue_chip.setText(f"server queue {m.server_queue}")
+        self._show_backlog(now)
         box = len(m.outbox)
         box_colour = theme.WARN if box > 100 else theme.TEXT
         held = " (feed held)" if m.outbox.full else ""
@@ -259,7 +362,20 @@ class SessionView(QWidget):
         self.outbox_chip.setVisible(m.mode is Mode.OWNED)
         self.queue_chip.setVisible(m.mode is Mode.OWNED)
         extra = f" · {m.rejected} refused" if m.rejected else ""
+        p = m.progress
+        if m.owned and p.queued:
+            extra += f" · {p.queued:,} not yet read (faded)"
+        if p.dropped:
+            extra += f" · <span style='color:{theme.ERROR}'>{p.dropped:,} dropped</span>"
         self.candles_chip.setText(f"{len(m.store):,} {m.stream.unit} drawn{extra}")
+        self.policy.setVisible(m.owned)
+        full = bool(p.context_full) and m.owned
+        if full:
+            self.full_label.setText(
+                f"<b style='color:{theme.ERROR}'>Context full.</b> {html.escape(p.context_full)}"
+                f" — nothing more is sent; {len(m.outbox):,} {m.stream.unit} wait in the "
+                "outbox.")
+        self.full_bar.setVisible(full)
         self.flash.set_writable(m.link.status != "closed")
         if m.notes:
             n = m.notes[-1]

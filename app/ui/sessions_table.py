@@ -205,6 +205,7 @@ class SessionsPanel(QWidget):
         self.filter = QLineEdit(placeholderText="Filter sessions (id, type, …)")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter.textChanged.connect(lambda _t: self.count.setText(self.count_text()))
         self.count = QLabel(objectName="muted")
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -218,7 +219,7 @@ class SessionsPanel(QWidget):
         self.table.setShowGrid(False)
         # Ids keep their start, as the session tabs show them ("sess_59a7b32…").
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.setMinimumWidth(420)
+        self.setMinimumWidth(320)
         self.table.setItemDelegateForColumn(COL_TOKENS, CacheBarDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_ID, QHeaderView.ResizeMode.Stretch)
@@ -276,6 +277,15 @@ class SessionsPanel(QWidget):
         if sid:
             self.delete_requested.emit(sid)
 
+    def count_text(self) -> str:
+        """How many sessions the table shows: "3 of 10 sessions" while a filter hides some."""
+        store = self.model.store
+        n = len(store)
+        shown = self.proxy.rowCount()
+        cap = f" · max {store.max_sessions}" if store.max_sessions else ""
+        noun = f"session{'' if n == 1 else 's'}"
+        return (f"{shown} of {n} {noun}" if shown != n else f"{n} {noun}") + cap
+
     def refresh(self, open_ids: set[str]) -> None:
         """Called on the display timer: applies diffs, ticks ages once a second."""
         if open_ids != self.model.open_ids:
@@ -288,10 +298,7 @@ class SessionsPanel(QWidget):
         if now - self._last_tick >= 1.0:
             self._last_tick = now
             self.model.tick_ages()
-            store = self.model.store
-            n = len(store)
-            cap = f" · max {store.max_sessions}" if store.max_sessions else ""
-            self.count.setText(f"{n} session{'' if n == 1 else 's'}{cap}")
+            self.count.setText(self.count_text())
         has = self.selected_id() is not None
         self.open_btn.setEnabled(has)
         self.delete_btn.setEnabled(has)

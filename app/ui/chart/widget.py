@@ -25,6 +25,7 @@ from app.streams.candles import CandleStore
 from app.ui.chart.axes import GridItem, PriceAxis, VolumeAxis, price_decimals, short_number
 from app.ui.chart.items import CandleItem, Marker, MarkerItem, VisibleBars, VolumeItem
 from app.ui.chart.lod import CandleLod
+from app.ui.chart.pending import PendingShade
 from app.ui.chart.readout import Readout
 from app.ui.chart.style import ChartStyle
 from app.ui.chart.time_axis import TimeAxisItem, format_time
@@ -134,6 +135,7 @@ class CandleChart(QWidget):
         self._view.ci.layout.setRowStretchFactor(0, 4)
         self._view.ci.layout.setRowStretchFactor(1, 1)
         self.volume_plot.setXLink(self.price_plot)
+        self._pending = PendingShade([self.price_plot, self.volume_plot], st.background)
         for plot, vb in ((self.price_plot, self._price_vb), (self.volume_plot, self._volume_vb)):
             plot.hideButtons()
             plot.setMenuEnabled(False)
@@ -276,6 +278,18 @@ class CandleChart(QWidget):
     @property
     def markers(self) -> list[Marker]:
         return list(self._markers)
+
+    def set_pending(self, first: int | None) -> None:
+        """Fade candles from index `first` on (queued at the server, not yet read by the
+        model); None: every candle is read."""
+        if first is None or first >= len(self.store):
+            self._pending.hide()
+        else:
+            self._pending.show(first - 0.5, len(self.store) - 0.5)
+
+    @property
+    def pending_span(self) -> tuple[float, float] | None:
+        return self._pending.span
 
     def set_store(self, store: CandleStore) -> None:
         """Draw another store (e.g. the same candles at another timeframe), keeping the

@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsView, QVBoxLayout, QWidget
 
 from app.streams.base import StreamType, fmt_number
+from app.ui.chart.pending import PendingShade
 from app.ui.chart.readout import Readout
 from app.ui.chart.style import ChartStyle
 
@@ -97,6 +98,7 @@ class TimePlots(QWidget):
             line.setVisible(False)
             plot.addItem(line, ignoreBounds=True)
             self._cross.append(line)
+        self._pending = PendingShade(self.plots, st.background) if self.plots else None
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.graphics.viewport().installEventFilter(self)
         self.graphics.viewport().setMouseTracking(True)
@@ -180,6 +182,21 @@ class TimePlots(QWidget):
                                               "anchors": [(1, 0.5), (1, 0.5)]})
             plot.addItem(line, ignoreBounds=True)
             self._markers.append(line)
+
+    def set_pending(self, first: int | None) -> None:
+        """Fade entries from index `first` on (queued at the server, not yet read)."""
+        n = len(self.store)
+        if first is None or first >= n or self._pending is None:
+            if self._pending is not None:
+                self._pending.hide()
+            return
+        t = self.store.t
+        self._pending.show(float(t[first]) - 0.5 * self.stream.interval,
+                           float(t[n - 1]) + 0.5 * self.stream.interval)
+
+    @property
+    def pending_span(self) -> tuple[float, float] | None:
+        return None if self._pending is None else self._pending.span
 
     @property
     def markers(self) -> list[float]:
