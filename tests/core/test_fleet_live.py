@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.core.fleet import SETTINGS_KEY, Fleet, FleetError, figures_from_metrics
 from app.secrets import KeyStore, resolve_key_async
@@ -88,6 +89,14 @@ def test_figures_match_the_server(local_server: RunningServer) -> None:
                 finally:
                     await http.delete(f"/v1/sessions/{sid}")
             f = figures_from_metrics(text)
+            # The row's quick line scan reads what a full exposition parser reads.
+            full = {s.name: s.value for fam in text_string_to_metric_families(text)
+                    for s in fam.samples if not s.labels}
+            assert (f.sessions, f.sessions_max, f.queue, f.dropped, f.processed, f.tokens) == \
+                tuple(int(full[n]) for n in (
+                    "layerscale_sessions", "layerscale_sessions_max", "layerscale_queue_entries",
+                    "layerscale_entries_dropped_total", "layerscale_entries_processed_total",
+                    "layerscale_ingest_tokens_total"))
             assert f.sessions_max == 8 and f.model and row.model == f.model
             assert row.generation == "API gen 1"
             assert row.ingest_rate is not None and row.ingest_rate >= 0
