@@ -22,6 +22,7 @@ from layerscale import AsyncLayerScale, LayerScale
 
 USER = [{"role": "user", "content": "Say hello."}]
 QUESTION = "\nQuestion: Is the temperature rising? Answer yes or no.\nAnswer:"
+URL = ""  # the server's base URL, from the command line
 LINES = ["t=10:00 temp=20.1C", "t=10:01 temp=21.4C", "t=10:02 temp=23.0C"]
 TOOLS = [{"type": "function", "function": {
     "name": "get_price", "description": "Latest price of a symbol",
@@ -211,7 +212,7 @@ def auth(client: LayerScale) -> dict[str, Any]:
     with client.sessions.ws(s.id) as sock:
         first = next(iter(sock)).type
     keyed = [client.health.check().ok, "layerscale_" in client.metrics.get(), ack.pushed, first]
-    anonymous = LayerScale(client._client.base_url, api_key="", max_retries=0)
+    anonymous = LayerScale(URL, api_key="", max_retries=0)
     refused: dict[str, Any] = {"health": anonymous.health.check().ok}
     for name, call in (("list", lambda: anonymous.sessions.list()),
                        ("metrics", lambda: anonymous.metrics.get()),
@@ -267,15 +268,15 @@ async def _first(stream: Any, n: int) -> Any:
 
 def async_client(client: LayerScale) -> dict[str, Any]:
     """The async client over the same routes (its own connection pool and socket code)."""
-    return asyncio.run(_async_flow(client._client.base_url))
+    return asyncio.run(_async_flow(URL))
 
 
 SCENARIOS = {"http": http, "session": session, "events": events, "ws": ws, "auth": auth,
              "async": async_client}
 
 if __name__ == "__main__":
-    url, scenario = sys.argv[1], sys.argv[2]
-    with LayerScale(url, timeout=120) as client:
+    URL, scenario = sys.argv[1], sys.argv[2]
+    with LayerScale(URL, timeout=120) as client:
         result = SCENARIOS[scenario](client)
     result["client_version"] = importlib.metadata.version("layerscale")
     print(json.dumps(result))
