@@ -76,6 +76,24 @@ def test_generation_1_routes_are_gone(http2: httpx.Client) -> None:
     http2.delete(f"/v1/sessions/{sid}")
 
 
+def test_generation_1_bodies_are_refused(http2: httpx.Client) -> None:
+    """Generate is prompt-only and push takes raw text: gen 1's fields are named 400s."""
+    sid = new_session(http2)
+    for field, value in (("messages", [{"role": "user", "content": "hi"}]),
+                         ("clear_after", False), ("tools", [])):
+        err = openai_error(http2.post(f"/v1/sessions/{sid}/generate", json={
+            "prompt": "hi", field: value}), 400)
+        assert err["param"] == field
+    openai_error(http2.post(f"/v1/sessions/{sid}/generate", json={"prompt": ""}), 400)
+    err = openai_error(http2.post(f"/v1/sessions/{sid}/push", json={
+        "data": [{"o": 1, "h": 1, "l": 1, "c": 1, "v": 1}]}), 400)
+    assert err["param"].startswith("data")
+    err = openai_error(http2.post("/v1/sessions", json={"type": "ohlcv"}), 400)
+    assert err["param"] == "type"
+    assert http2.get(f"/v1/sessions/{sid}").json()["pending"] == 0  # nothing was queued
+    http2.delete(f"/v1/sessions/{sid}")
+
+
 # -- error envelopes -----------------------------------------------------------------------
 
 
