@@ -71,21 +71,25 @@ class SessionView(QWidget):
         self.outbox_chip = chip()
         self.candles_chip = chip()
         self.policy = QComboBox()
-        self.policy.addItem(f"Keep every {model.stream.unit[:-1]} (hold)", "hold")
-        self.policy.addItem("Latest wins (server may drop)", "latest")
+        self.policy.addItem(f"Keep every {model.stream.unit.removesuffix('s')}", "hold")
+        self.policy.addItem("Latest wins", "latest")
         self.policy.setToolTip(
             "When the server reads slower than the feed: hold entries here (the feed slows "
             "down, nothing is lost) or push on and let the server's full queue drop them "
             "(counted)")
         self.policy.currentIndexChanged.connect(self._policy_changed)
-        strip = QHBoxLayout()
+        # The strip never sets the window's width: in a narrow window its right end is cut
+        # (a server's long reason is cut in the chip itself, whole in its tooltip).
+        strip_box = QWidget()
+        strip_box.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        strip = QHBoxLayout(strip_box)
+        strip.setContentsMargins(0, 0, 0, 0)
         for w in (self.mode_chip, self.link_chip, self.version_chip, self.queue_chip,
                   self.outbox_chip, self.candles_chip):
-            # Long texts (a server's reason) are cut, never allowed to widen the window.
-            w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-            w.setMinimumWidth(60)
-            strip.addWidget(w, 1 if w is self.link_chip else 0)
-        strip.addWidget(self.policy)
+            strip.addWidget(w)
+        strip.addStretch(1)
+        strip_row = QHBoxLayout()
+        strip_row.addWidget(strip_box, 1)
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -143,11 +147,12 @@ class SessionView(QWidget):
         feed_row.addWidget(self.speed)
         feed_row.addWidget(self.start_btn)
         feed_row.addWidget(self.pause_btn)
+        feed_row.addWidget(self.policy)
         feed_row.addWidget(self.problems_btn)
         feed_row.addWidget(self.feed_label, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(strip)
+        layout.addLayout(strip_row)
         layout.addWidget(self.note)
         layout.addWidget(self.full_bar)
         layout.addWidget(self.split, 1)
@@ -343,11 +348,15 @@ class SessionView(QWidget):
         if m.session_id != self._seen_sid:
             self._seen_sid = m.session_id
             self.title_changed.emit()
-        mode = {Mode.OWNED: ("fed by this dashboard", theme.ACCENT),
+        mode = {Mode.OWNED: ("fed here", theme.ACCENT),
                 Mode.EXTERNAL: (f"fed elsewhere · {m.stream.unit} not shown", theme.MUTED),
                 Mode.OBSERVE: ("observe-only feed · not sent", theme.WARN)}[m.mode]
         self.mode_chip.setText(f"<span style='color:{mode[1]}'>{mode[0]}</span>")
-        self.mode_chip.setToolTip(m.session_id)
+        self.mode_chip.setToolTip(f"{m.session_id}: " + {
+            Mode.OWNED: "created by this dashboard; its feed pushes to it, and it is "
+                        "recreated if the server loses it",
+            Mode.EXTERNAL: "fed by another program: link, data version and answers only",
+            Mode.OBSERVE: "a local feed is drawn here but never sent"}[m.mode])
         colour = LINK_COLOURS.get(m.link.status, theme.MUTED)
         link_text = m.link.describe(now)
         self.link_chip.setText(f"link <span style='color:{colour}'>●</span> "

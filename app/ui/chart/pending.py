@@ -4,26 +4,35 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-PENDING_ALPHA = 150  # of the background colour laid over the unread entries
+PENDING_ALPHA = 120  # of the background colour laid over the unread entries
+PENDING_EDGE = "#8a93a6"
 PENDING_Z = 50  # above the data, below crosshair and markers
+LABEL = "queued · not read by the model yet"
 
 
 class PendingShade:
-    """One band per plot, over x0..x1 (candle indices or timestamps: the plot's own x)."""
+    """One band per plot, over x0..x1 (candle indices or timestamps: the plot's own x);
+    a dashed edge where the model's reading stops, and a label in the first plot."""
 
     def __init__(self, plots: list[pg.PlotItem], background: str) -> None:
         colour = QColor(background)
         colour.setAlpha(PENDING_ALPHA)
+        edge = pg.mkPen(PENDING_EDGE, width=1, style=Qt.PenStyle.DashLine)
         self.regions: list[pg.LinearRegionItem] = []
         for plot in plots:
-            region = pg.LinearRegionItem(movable=False, brush=colour, pen=pg.mkPen(None))
+            region = pg.LinearRegionItem(movable=False, brush=colour, pen=edge)
             region.setZValue(PENDING_Z)
             region.setToolTip("Acknowledged by the server, not yet read by the model")
+            region.lines[1].setPen(pg.mkPen(None))  # only where reading stops is marked
             region.hide()
             plot.addItem(region, ignoreBounds=True)
             self.regions.append(region)
+        self.label = pg.InfLineLabel(self.regions[0].lines[0], LABEL, position=0.96,
+                                     rotateAxis=(1, 0), anchor=(0, 0),
+                                     color=PENDING_EDGE) if self.regions else None
         self.span: tuple[float, float] | None = None
 
     def show(self, x0: float, x1: float) -> None:
