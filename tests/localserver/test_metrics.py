@@ -44,6 +44,7 @@ def test_exposition_passes_promtool_check_metrics(api: Api, http: httpx.Client) 
     api.wait_flash(sid, 1)
     api.generate(sid, prompt="Why?", max_tokens=2)
     text = http.get("/metrics").text
+    assert 'layerscale_server_info{generation="1"' in text
     # Every family the issue asks for is there, with samples after real work.
     for name in ("layerscale_sessions", "layerscale_session_tokens", "layerscale_tokens",
                  "layerscale_queue_entries", "layerscale_entries_dropped_total",
@@ -53,6 +54,18 @@ def test_exposition_passes_promtool_check_metrics(api: Api, http: httpx.Client) 
                  "layerscale_query_seconds_bucket", "layerscale_requests_total"):
         assert f"\n{name}" in text, name
     check = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
+                           capture_output=True, timeout=60)
+    assert check.returncode == 0, (check.stdout + check.stderr).decode()
+
+
+def test_gen2_exposition_passes_promtool_check_metrics(gen2_server: RunningServer) -> None:
+    with httpx.Client(base_url=gen2_server.url, timeout=60) as http:
+        assert http.get("/health").status_code == 200
+        r = http.get("/metrics")
+    assert r.status_code == 200
+    assert 'layerscale_server_info{generation="2"' in r.text
+    assert 'layerscale_requests_total{method="GET",route="/health",status="200"}' in r.text
+    check = subprocess.run([PROMTOOL, "check", "metrics"], input=r.content,
                            capture_output=True, timeout=60)
     assert check.returncode == 0, (check.stdout + check.stderr).decode()
 
