@@ -150,6 +150,11 @@ class SessionView(QWidget):
         feed_row.addWidget(self.policy)
         feed_row.addWidget(self.problems_btn)
         feed_row.addWidget(self.feed_label, 1)
+        # The row fits a 1024-px window beside the sessions: the status text is cut first.
+        self.feed_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for box in (self.source, self.policy):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(10)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(strip_row)

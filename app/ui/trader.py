@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTabWidget,
     QWidget,
 )
@@ -147,6 +148,9 @@ class TraderTools:
         row.addWidget(self.replay_btn)
         self.controls = QWidget()
         self.controls.setLayout(row)
+        # Like the status strip: a narrow window cuts the row (the hint first), never grows.
+        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.controls.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         # --- under the chart
         self.scores = ScorePanel(model)
         self.alerts = AlertsPanel(model, self.engine)
@@ -176,7 +180,7 @@ class TraderTools:
         split.insertWidget(1, tools.tabs)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
-        split.setSizes([560, 300])
+        split.setSizes([540, 320])
         return tools
 
     # ------------------------------------------------------------------ intents
