@@ -43,6 +43,7 @@ def test_switching_servers_with_three_tabs_open_switches_cleanly(
     views = [arun(window.create_session(small_spec(flash=()))) for _ in range(3)]
     ids = [v.model.session_id for v in views]
     assert window.tabs.count() == 3
+    size = window.size()
     window.connect_bar.url.setText(keyed_server.url)
     window.connect_to(keyed_server.url)
     qtbot.waitUntil(lambda: d.url == keyed_server.url and not d.open and not window.views,
@@ -54,6 +55,7 @@ def test_switching_servers_with_three_tabs_open_switches_cleanly(
     assert "connected · model" not in window.connect_bar.status.text()
     assert window.tabs.count() == 0
     assert errors == []  # no raw Python error ("list.remove(x): x not in list")
+    assert window.size() == size
     window.connect_to(local_server.url)
     qtbot.waitUntil(lambda: d.url == local_server.url and d.server.ok, timeout=20_000)
     for sid in ids:
