@@ -1,6 +1,7 @@
 """Make docs/trader.png: the real app replaying the sample CSV into a session on a
 bundled server, with its confidence panes and the signal score table, as a trader
-would arrange the window (side and bottom docks closed, the Signal scores tab open).
+would arrange the window (side and bottom docks closed, zoomed out to the whole replay,
+the Signal scores tab open).
 
     python docs/make_trader_png.py [--server URL] [--speed 4] [--seconds 150]
 
@@ -30,6 +31,9 @@ def arrange_then_save(original: Any) -> Any:
             tools = getattr(view, "trader", None)
             if tools is not None:
                 tools.tabs.setCurrentWidget(tools.scores)
+                # Zoomed out to the whole replay, as a trader reviewing the session would.
+                n = len(view.chart.store)
+                view.chart.set_x_range(-1, n + 2)
                 sigs = view.model.signals
                 print(f"{len(view.model.store)} candles, {len(sigs)} answers received, "
                       f"{sum(s.exact for q in sigs.query_ids() for s in sigs.for_query(q))} "

@@ -61,13 +61,13 @@ class AlertRule:
             return f"p {way[self.direction]} {self.level:.2f}"
         return f"answer {self.answer!r} with p ≥ {self.level:.2f}"
 
-    def fires(self, before: Signal | None, now: Signal, fresh: bool) -> bool:
-        """Whether the state `now` at a bar close (vs `before`, the previous close's)
-        qualifies; `fresh` says a new answer arrived for this close."""
+    def fires(self, before: Signal | None, now: Signal) -> bool:
+        """Whether `now`, the answer new at a bar close, qualifies against `before`, the
+        one current at the previous close."""
         if self.kind == "flip":
             return before is not None and before.key != now.key
         if self.kind == "answer":
-            return fresh and now.key == self.answer and now.p >= self.level
+            return now.key == self.answer and now.p >= self.level
         if before is None:
             return False
         up = before.p < self.level <= now.p
@@ -138,9 +138,6 @@ class AlertEngine:
                 sink(alert)
         return fired
 
-    def since(self, seq: int) -> list[Alert]:
-        return [a for a in self.log if a.seq > seq]
-
     def _catch_up(self, store: CandleStore, signals: SignalLog, last: int) -> None:
         """Consume the answers about bars up to `last` without firing."""
         if last < 0:
@@ -168,7 +165,7 @@ class AlertEngine:
             before, now = self._state.get(qid), items[k - 1]
             self._state[qid] = now
             for rule in self.rules:
-                if rule.query_id == qid and rule.fires(before, now, True):
+                if rule.query_id == qid and rule.fires(before, now):
                     out.append(self._fire(rule, ts, close, now, before))
         return out
 

@@ -130,12 +130,6 @@ class SignalLog:
     def query_ids(self) -> list[int]:
         return list(self._by_query)
 
-    def since(self, seq: int) -> list[Signal]:
-        """All answers after the one numbered `seq`, in the order received."""
-        out = [s for items in self._by_query.values() for s in items if s.seq > seq]
-        out.sort(key=lambda s: s.seq)
-        return out
-
     def forget(self, query_id: int) -> None:
         if self._by_query.pop(int(query_id), None) is not None:
             self.version += 1

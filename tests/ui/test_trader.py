@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QColor, QMouseEvent
+from PySide6.QtWidgets import QApplication
 
 from app.core.session import SessionModel
 from app.streams.candles import CandleStore
@@ -97,6 +99,18 @@ def test_score_table_shows_the_exact_hit_rates(qtbot: Any) -> None:
     assert list(np.round(x, 2)) == [0.55, 0.75, 0.95]
 
 
+def double_click(widget: Any, at: QPointF) -> None:
+    """What a mouse sends for a double-click: press, release, double-click, release (QTest's
+    mouseDClick sends a sequence pyqtgraph's scene does not take as one)."""
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    for kind, buttons in ((QEvent.Type.MouseButtonPress, left),
+                          (QEvent.Type.MouseButtonRelease, none),
+                          (QEvent.Type.MouseButtonDblClick, left),
+                          (QEvent.Type.MouseButtonRelease, none)):
+        QApplication.sendEvent(widget, QMouseEvent(kind, at, widget.mapToGlobal(at), left,
+                                                   buttons, Qt.KeyboardModifier.NoModifier))
+
+
 def test_overlays_and_price_levels_are_drawn_on_the_chart(qtbot: Any) -> None:
     from app.core.overlays import SMA
 
@@ -116,6 +130,17 @@ def test_overlays_and_price_levels_are_drawn_on_the_chart(qtbot: Any) -> None:
     assert item.sync()
     assert item.value_at(399)["value"] == c[380:400].mean()
     levels = PriceLevels(chart)
+    # A double-click on the prices draws a level at the price under the pointer.
+    vb = chart.price_view
+    centre = vb.sceneBoundingRect().center()
+    double_click(chart.graphics.viewport(), QPointF(chart.graphics.mapFromScene(centre)))
+    qtbot.waitUntil(lambda: len(levels.values()) == 1, timeout=5_000)
+    assert abs(levels.values()[0] - vb.mapSceneToView(centre).y()) < 0.05 * (
+        chart.y_range()[1] - chart.y_range()[0])
+    # ...and a double-click on the level takes it away again.
+    double_click(chart.graphics.viewport(), QPointF(chart.graphics.mapFromScene(
+        vb.mapViewToScene(QPointF(sum(chart.x_range()) / 2, levels.values()[0])))))
+    qtbot.waitUntil(lambda: levels.values() == [], timeout=5_000)
     levels.add(float(c[-1]))
     assert levels.values() == [float(c[-1])]
     image = chart.graphics.grab().toImage()

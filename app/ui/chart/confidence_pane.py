@@ -260,10 +260,3 @@ class ConfidencePane:
         return [(int(x), float(p), _CLASSES[int(c)])
                 for x, p, c in zip(self.x, self.p, self.cls, strict=True)]
 
-
-def visible_count(pane: ConfidencePane) -> int:
-    x0, x1 = pane.chart.x_range()
-    if not len(pane.x):
-        return 0
-    return int(np.searchsorted(pane.x, x1, side="right") - np.searchsorted(pane.x, x0))
-

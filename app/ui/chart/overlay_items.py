@@ -5,7 +5,7 @@ bar (thinned to about one per pixel when zoomed out, on strides aligned to absol
 indices so panning does not shimmer), drawn with one batch call per line.
 
 Price levels: double-click the price pane to put a level at that price; drag it to
-move it; double-click the level to remove it. `PriceLevels.values()` lists them.
+move it; double-click the level (within 5 px) to remove it. `PriceLevels.values()` lists them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QPainter
 
 from app.core.overlays import Overlay
@@ -87,30 +87,21 @@ class OverlayItem(ViewFillingItem):
             self._batches[k].draw(p)
 
 
-class _Level(pg.InfiniteLine):
-    sigRemove = Signal(object)
-
-    def mouseDoubleClickEvent(self, ev: object) -> None:
-        self.sigRemove.emit(self)
-        ev.accept()  # type: ignore[attr-defined]
-
-
 class PriceLevels:
     """User-drawn horizontal price levels on a chart's price pane."""
 
     def __init__(self, chart: CandleChart) -> None:
         self.chart = chart
-        self._lines: list[_Level] = []
+        self._lines: list[pg.InfiniteLine] = []
         chart.graphics.scene().sigMouseClicked.connect(self._clicked)
 
     def add(self, price: float) -> pg.InfiniteLine:
-        line = _Level(pos=float(price), angle=0, movable=True,
+        line = pg.InfiniteLine(pos=float(price), angle=0, movable=True,
                       pen=pg.mkPen(LEVEL_COLOUR, width=1.2),
                       hoverPen=pg.mkPen(LEVEL_COLOUR, width=2.5),
                       label="{value:.2f}",
                       labelOpts={"position": 0.03, "color": LEVEL_COLOUR, "movable": True,
                                  "anchors": [(0, 1), (0, 1)]})
-        line.sigRemove.connect(self.remove)
         self.chart.price_plot.addItem(line, ignoreBounds=True)
         self._lines.append(line)
         return line
@@ -134,8 +125,11 @@ class PriceLevels:
         vb = self.chart.price_view
         if not vb.sceneBoundingRect().contains(pos):
             return
-        for line in self._lines:  # a double-click on a level removes it (its own handler)
-            if line.mouseHovering:
+        for line in self._lines:  # a double-click on (within 5 px of) a level removes it
+            y = vb.mapViewToScene(QPointF(0.0, float(line.value()))).y()
+            if abs(y - pos.y()) <= 5:
+                self.remove(line)
+                ev.accept()  # type: ignore[attr-defined]
                 return
         self.add(vb.mapSceneToView(pos).y())
         ev.accept()  # type: ignore[attr-defined]
