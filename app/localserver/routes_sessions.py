@@ -21,6 +21,7 @@ from .generation import (
     run_for_client,
     submit,
 )
+from .in_use import InUse
 from .prompts import char_limit, check_length
 from .schemas import (
     AppendRequest,
@@ -46,28 +47,8 @@ def _session(request: Request) -> tuple[ServerState, Session]:
     return state, state.sessions().get(request.path_params["session_id"])
 
 
-def _alive(session: Session) -> None:
-    """After any await (a body arriving, tokenizing): the session may be gone by now, and
-    its sequence id may already belong to a new session."""
-    if session.deleted:
-        raise not_found("session", session.id)
-
-
 def _limit(state: ServerState) -> int:
     return char_limit(state.config.ctx_size)
-
-
-class _InUse:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def __enter__(self) -> None:
-        self.session.in_use += 1
-        self.session.touch()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.session.in_use -= 1
-        self.session.touch()
 
 
 async def init_session(request: Request) -> Response:
@@ -160,8 +141,8 @@ async def append(request: Request) -> Response:
     state, session = _session(request)
     body = await parse(request, AppendRequest)
     check_length(body.text, _limit(state), "text")
-    _alive(session)
-    with _InUse(session):
+    session.check_alive()
+    with InUse(session):
         added = await state.worker.call(session.append_text, state.require_engine(), body.text)
     return JSONResponse({"n_tokens_added": added, "total_tokens": session.n_tokens,
                          "pos_max": session.n_tokens - 1})
@@ -170,7 +151,7 @@ async def append(request: Request) -> Response:
 async def mark_prefix(request: Request) -> Response:
     _, session = _session(request)
     await read_json(request)  # body is {} but must still be well-formed and bounded
-    _alive(session)
+    session.check_alive()
     session.prefix_end = session.n_tokens
     session.touch()
     return JSONResponse({"prefix_end": session.prefix_end,
@@ -201,7 +182,7 @@ async def add_flash(request: Request) -> Response:
     flash.check_room(session)
     tokens = await prompts.tokenize(state.require_engine(), body.query, limit=_limit(state),
                                     param="query")
-    _alive(session)
+    session.check_alive()
     fq = flash.register(session, body.query, tokens, body.max_tokens)
     processor = state.processors.get(session.id)
     if processor is not None and session.data_count:
@@ -256,7 +237,7 @@ async def generate(request: Request) -> Response:
     state, session = _session(request)
     engine = state.require_engine()
     body = await parse(request, GenerateRequest)
-    _alive(session)
+    session.check_alive()
     if body.prompt is not None and body.messages is not None:
         raise APIError(400, "send either prompt or messages, not both", code="invalid_request",
                        param="messages")
@@ -285,7 +266,7 @@ async def generate(request: Request) -> Response:
                                                  param="prompt"))
     else:
         plan = PromptPlan([])
-    _alive(session)
+    session.check_alive()
     sure_gap = config.FAST_ANSWER_GAP if body.fast_answer else None
 
     def finish(result: QueryResult) -> dict[str, Any]:
@@ -312,7 +293,7 @@ async def generate(request: Request) -> Response:
         return out
 
     if not body.stream:
-        with _InUse(session), state.metrics.query_timer():
+        with InUse(session), state.metrics.query_timer():
             result = await run_for_client(
                 request, state, session.query, engine, plan.tokens, max_tokens, stop=stop,
                 sure_gap=sure_gap, keep=not body.clear_after)
@@ -322,7 +303,7 @@ async def generate(request: Request) -> Response:
     stream = TokenStream(state.loop)
 
     async def frames() -> Any:
-        with _InUse(session), state.metrics.query_timer():
+        with InUse(session), state.metrics.query_timer():
             job = submit(state, session.query, engine, plan.tokens, max_tokens, stop=stop,
                          on_token=stream.on_token, sure_gap=sure_gap,
                          keep=not body.clear_after)

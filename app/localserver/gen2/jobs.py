@@ -14,10 +14,11 @@ from starlette.requests import Request
 from .. import prompts
 from ..errors import APIError, from_validation
 from ..generation import TokenStream, run_for_client, submit
+from ..in_use import InUse
 from ..sessions import Session
 from ..web import read_json
 from .errors import unsupported
-from .state import Busy, Gen2, session_of
+from .state import Gen2, session_of
 from .turns import TurnResult, data_end, overflow, run_scratch, run_turn
 
 SESSION_HEADER = "x-layerscale-session-id"
@@ -68,7 +69,7 @@ class Job:
         if self.session is None:
             yield
             return
-        with Busy(self.session):
+        with InUse(self.session):
             yield
 
     def settle(self, turn: TurnResult) -> None:

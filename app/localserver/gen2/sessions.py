@@ -15,6 +15,7 @@ from .. import config, flash, ingest, prompts
 from ..entries import RAW_TEXT
 from ..errors import APIError, ContextFullError, not_found
 from ..generation import TokenStream, run_for_client, submit
+from ..in_use import InUse
 from ..routes_sessions import _discard
 from ..sessions import WINDOW_MIN_HEADROOM, FlashQuery, QueryResult, Session
 from ..web import SSE_HEADERS, sse
@@ -22,7 +23,7 @@ from .chat import has_images, render_chat
 from .errors import unsupported
 from .jobs import parse
 from .schemas import ChatRequest, CreateSession, Flash, GenerateRequest, Push, stop_list
-from .state import Busy, Extra, Gen2, alive, gen2_of, pending_bytes, session_of, session_view
+from .state import Extra, Gen2, gen2_of, pending_bytes, session_of, session_view
 from .turns import overflow
 from .turns import warm as warm_turn
 
@@ -108,7 +109,7 @@ async def check_lines(g: Gen2, session: Session, lines: list[str]) -> None:
 
 def push_lines(g: Gen2, session: Session, lines: list[str]) -> dict[str, Any]:
     """Queue lines for ingest; a full queue drops its oldest entries. Never waits."""
-    alive(session)
+    session.check_alive()
     if session.ingest_error and not session.window_size:
         raise ContextFullError(session.ingest_error)
     extra = g.extra(session)
@@ -152,7 +153,7 @@ async def warm(request: Request) -> Response:
     tokens = await prompts.tokenize(g.server.require_engine(), rendered,
                                     limit=prompts.char_limit(g.server.config.ctx_size),
                                     param="messages")
-    alive(session)
+    session.check_alive()
     if session.in_use:
         raise APIError(409, f"session {session.id} is busy: a turn is running on it",
                        code="session_busy")
@@ -201,7 +202,7 @@ async def generate(request: Request) -> Response:
     if body.ignore_eos:
         raise unsupported("ignore_eos")
     stop = stop_list(body.stop)
-    alive(session)
+    session.check_alive()
     session.touch()
     ident = f"gen_{uuid.uuid4().hex[:24]}"
     head = {"id": ident, "object": "session.generation", "session_id": session.id}
@@ -216,7 +217,7 @@ async def generate(request: Request) -> Response:
     tokens = await prompts.tokenize(engine, body.prompt,
                                     limit=prompts.char_limit(g.server.config.ctx_size),
                                     param="prompt")
-    alive(session)
+    session.check_alive()
     if session.n_tokens + len(tokens) >= session.context:
         raise overflow(session.n_tokens + len(tokens), session.context, "prompt")
     max_tokens = body.max_tokens or body.max_completion_tokens or session.context
@@ -243,7 +244,7 @@ async def generate(request: Request) -> Response:
         return out
 
     if not body.stream:
-        with g.request(), Busy(session):
+        with g.request(), InUse(session):
             result = await run_for_client(request, g.server, g.tracked(session.query), engine,
                                           tokens, max_tokens, stop=stop, sure_gap=sure_gap)
         return JSONResponse(finish(result))
@@ -253,7 +254,7 @@ async def generate(request: Request) -> Response:
 
     async def frames() -> AsyncIterator[bytes]:
         try:
-            with g.request(), Busy(session):
+            with g.request(), InUse(session):
                 future = submit(g.server, g.tracked(session.query), engine, tokens,
                                 max_tokens, stop=stop,
                                 on_token=stream.on_token, sure_gap=sure_gap)
@@ -317,7 +318,7 @@ async def add_flash(request: Request) -> Response:
     tokens = await prompts.tokenize(g.server.require_engine(), body.query,
                                     limit=prompts.char_limit(g.server.config.ctx_size),
                                     param="query")
-    alive(session)
+    session.check_alive()
     fq = flash.register(session, body.query, tokens, body.max_tokens)
     session.touch()
     processor = g.server.processors.get(session.id)

@@ -12,7 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from starlette.requests import HTTPConnection
 
-from ..errors import APIError, not_found
+from ..errors import APIError
 from ..sessions import Session
 from ..state import ServerState
 
@@ -113,27 +113,6 @@ def session_of(conn: HTTPConnection, session_id: str | None = None) -> tuple[Gen
     g.server.require_engine()
     sid = session_id if session_id is not None else conn.path_params["session_id"]
     return g, g.server.sessions().get(sid)
-
-
-def alive(session: Session) -> None:
-    """After any await the session may have been deleted meanwhile."""
-    if session.deleted:
-        raise not_found("session", session.id)
-
-
-class Busy:
-    """A foreground request on a session: `busy` while it runs; DELETE answers 409."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def __enter__(self) -> None:
-        self.session.in_use += 1
-        self.session.touch()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.session.in_use -= 1
-        self.session.touch()
 
 
 def pending_bytes(session: Session) -> int:
