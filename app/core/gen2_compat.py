@@ -33,6 +33,7 @@ from app.api.errors import ConflictError, NotOfferedError
 from app.api.gen2_models import FlashQuery2, PushAck2
 from app.api.gen2_ws import Gen2SessionSocket, split_lines
 from app.api.models import (
+    DataUpdatedEvent,
     FlashList,
     FlashQuery,
     GenerateChunk,
@@ -64,11 +65,16 @@ class Ledger:
     offset: int = 0  # lines pushed that are not store entries (the prompt)
     twice: int = 0  # lines the server got twice after a lost ack
     known: bool = False  # an ack was seen: later surpluses mean lines that arrived twice
+    evicted: int = 0  # entries the window dropped, from the last session read
 
     @property
     def entries(self) -> int:
         """Store entries the server accepted (the runner's enqueue counter)."""
         return max(0, self.total_pushed - self.offset)
+
+    def held(self, pending: int) -> int:
+        """Entries the session holds: read (neither waiting nor dropped) minus evicted."""
+        return max(0, self.entries - pending - self.total_dropped - self.evicted)
 
     def ack(self, pushed: int, total_pushed: int, total_dropped: int, pending: int,
             notify: Notify | None) -> None:
@@ -115,6 +121,9 @@ class _RenderingSocket(Gen2SessionSocket):
                              event.pending or 0, self._notify)
             # `dropped` named older lines, not this batch's: nothing of it is to re-send.
             return event.model_copy(update={"dropped": 0, "queue_size": event.pending})
+        if isinstance(event, DataUpdatedEvent) and event.data_count is None:
+            # Gen 2 says tokens, not entries: the count the status strip shows, from ours.
+            return event.model_copy(update={"data_count": self._ledger.held(event.pending or 0)})
         return event
 
 
@@ -209,7 +218,7 @@ class Gen2CompatSessions:
     async def stream_status(self, session_id: str, **kw: Any) -> StreamStatus:
         s = await self._s2.get(session_id, **kw)
         ledger = self.ledger(session_id)
-        ledger.pending = s.pending
+        ledger.pending, ledger.evicted = s.pending, s.evicted
         processed = max(0, ledger.entries - s.pending - ledger.total_dropped)
         return StreamStatus.model_validate({
             "type": self._stream.name,
@@ -221,7 +230,7 @@ class Gen2CompatSessions:
                            "batches_processed": s.data_version,
                            "items_processed": processed,
                            "total_process_time_us": 0, "avg_process_time_us": 0},
-            "data": {"initialized": True, "data_count": processed,
+            "data": {"initialized": True, "data_count": ledger.held(s.pending),
                      "total_data_tokens": s.data_end, "pos_next": s.tokens},
         })
 

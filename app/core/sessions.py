@@ -52,8 +52,9 @@ class SessionRow:
 
     def tokens_text(self) -> str:
         """The table's tokens cell: of the context on gen 1; KV-resident and queue on gen 2."""
-        if self.generation == 1:
-            return f"{self.n_tokens:,} / {self.context:,}"
+        if self.generation == 1 or self.kv_tokens == self.n_tokens:
+            # Gen 2 with everything KV-resident: of the model's context, as gen 1 reads.
+            return f"{self.n_tokens:,} / {self.context:,}" if self.context else f"{self.n_tokens:,}"
         return f"{self.n_tokens:,} · kv {self.kv_tokens or 0:,}"
 
     def in_use_text(self) -> str:
@@ -66,7 +67,7 @@ class SessionRow:
             return (f"{self.session_id}\n{self.n_tokens} of {self.context} tokens "
                     f"({self.cache_usage:.0%}), prefix ends at {self.prefix_end}")
         window = f"sliding window {self.window:,} tokens" if self.window else "append-only"
-        return (f"{self.session_id}\n{self.n_tokens:,} tokens, {self.kv_tokens or 0:,} in KV"
+        return (f"{self.session_id}\n{self.n_tokens:,} tokens, {self.kv_tokens or 0:,} KV-resident"
                 f"{f' of {self.context:,}' if self.context else ''}\n"
                 f"data version {self.data_version}, {self.pending or 0:,} pending, "
                 f"{self.evicted or 0:,} evicted\n{window}")

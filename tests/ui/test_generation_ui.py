@@ -63,6 +63,13 @@ def test_sessions_table_shows_gen2_cells(qtbot: Any) -> None:
     assert model.data(model.index(0, 3)) == "idle · 3 queued"  # In use
     tip = model.data(model.index(0, 0), 3)  # ToolTipRole
     assert "data version 7" in tip and "2 evicted" in tip and "1,024 tokens" in tip
+    store.apply_overviews([SessionOverview(id="s1", tokens=1200, busy=True, created=1.0,
+                                           last_used=2.0, kv_tokens=1200, pending=0,
+                                           data_version=8, evicted=2, window=1024)],
+                          generation=2, context=2048)
+    model.apply_pending()
+    assert model.data(model.index(0, COL_TOKENS)) == "1,200 / 2,048"  # all of it in KV
+    assert model.data(model.index(0, 3)) == "busy"
 
 
 def test_stats_panel_says_not_offered_not_an_error(qtbot: Any) -> None:
