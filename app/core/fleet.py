@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 KeyLookup = Callable[[str], Awaitable[str | None]]
 SETTINGS_KEY = "fleet"
 SPARK_POINTS = 120  # live sparkline length: two minutes at one poll a second
-RATE_WINDOW = 5.0  # seconds of samples a live rate is computed over
+# Seconds of samples a live rate is computed over: ingest decodes in bursts of a few
+# hundred tokens, so a shorter window flickers between 0 and the burst's speed.
+RATE_WINDOW = 10.0
 HISTORY_SECONDS = 6 * 3600.0  # the long-range sparkline from Prometheus
 HISTORY_EVERY = 30.0  # how often that is asked again
 UNKNOWN = "—"

@@ -150,8 +150,8 @@ class FleetView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_ERROR, QHeaderView.ResizeMode.Stretch)
         for col, width in ((COL_SERVER, 150), (COL_HEALTH, 170), (COL_API, 80), (COL_MODEL, 200),
-                           (COL_SESSIONS, 72), (COL_QUEUE, 60), (COL_INGEST, 72),
-                           (COL_DROPS, 60), (COL_TOKENS, 72), (COL_SPARK, 120),
+                           (COL_SESSIONS, 84), (COL_QUEUE, 64), (COL_INGEST, 76),
+                           (COL_DROPS, 60), (COL_TOKENS, 80), (COL_SPARK, 120),
                            (COL_HISTORY, 120)):
             self.table.setColumnWidth(col, width)
         self.table.itemSelectionChanged.connect(self._selection_changed)
@@ -178,6 +178,7 @@ class FleetView(QWidget):
         lower.addWidget(self.history)
         lower.setStretchFactor(0, 1)
         lower.setStretchFactor(1, 2)
+        lower.setSizes([560, 1000])  # room for the session ids and their token bars
         upper = QWidget()
         up = QVBoxLayout(upper)
         up.setContentsMargins(0, 0, 0, 0)
@@ -188,7 +189,8 @@ class FleetView(QWidget):
         split.addWidget(upper)
         split.addWidget(lower)
         split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(1, 2)
+        split.setSizes([260, 540])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(split)
