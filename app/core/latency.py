@@ -26,32 +26,41 @@ from typing import Any
 import numpy as np
 
 from app.api.models import DataUpdatedEvent, FlashReadyEvent
+from app.core.timeseries import Ring
 
 SAMPLES = 2048  # latency samples kept per measure
 PENDING = 512  # batches awaiting their data_updated
 VERSIONS = 256  # data versions awaiting their flash answers
-FLASH_LOG = 5000  # flash answers kept for export
+FLASH_LOG = 2000  # flash answers kept per session for export
 
 
 class Samples:
     """The last SAMPLES values of one latency (seconds), with percentiles."""
 
     def __init__(self, size: int = SAMPLES) -> None:
-        self.values: deque[float] = deque(maxlen=size)
-        self.count = 0  # all samples ever taken
+        self._ring = Ring(size)
+
+    @property
+    def count(self) -> int:
+        """All samples ever taken."""
+        return self._ring.count
+
+    @property
+    def values(self) -> list[float]:
+        return [float(v) for v in self._ring.rows()[:, 0]]
 
     def add(self, seconds: float) -> None:
-        self.values.append(seconds)
-        self.count += 1
+        self._ring.append(seconds)
 
     def percentile(self, q: float) -> float | None:
-        if not self.values:
+        if not self._ring.count:
             return None
-        return float(np.percentile(np.fromiter(self.values, float), q))
+        return float(np.percentile(self._ring.rows()[:, 0], q))
 
     @property
     def last(self) -> float | None:
-        return self.values[-1] if self.values else None
+        row = self._ring.last()
+        return None if row is None else float(row[0])
 
 
 @dataclass(frozen=True, slots=True)

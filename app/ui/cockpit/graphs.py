@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QModelIndex, QPointF, QRect, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
@@ -103,13 +104,18 @@ class TimeGraph(pg.PlotWidget):
             return False
         self._drawn = key
         t = time.time() if now is None else now
+        top = 0.0
         for series, curve in self._curves:
             xs, ys = series.window(self.span, t)
             curve.setData(xs, ys)
+            if len(ys):
+                top = max(top, float(np.nanmax(ys)) if not np.isnan(ys).all() else 0.0)
         self._syncing = True
         try:
             self.setXRange(t - self.span, t, padding=0.01)
-            self.enableAutoRange(axis="y")
+            # Every cockpit measure is >= 0: the axis starts at zero, and a flat zero line
+            # gets a readable 0..1 scale instead of pyqtgraph's +-0.5 around it.
+            self.setYRange(0.0, top * 1.1 if top > 0 else 1.0, padding=0)
         finally:
             self._syncing = False
         return True

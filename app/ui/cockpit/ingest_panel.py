@@ -33,7 +33,7 @@ def _ms(seconds: float | None) -> str:
 
 
 def _latency(s: Samples) -> str:
-    if not s.values:
+    if not s.count:
         return "no samples yet"
     return (f"p50 {_ms(s.percentile(50))} · p99 {_ms(s.percentile(99))} · last {_ms(s.last)}"
             f" <span style='color:{theme.MUTED}'>({s.count:,} samples)</span>")
@@ -84,6 +84,10 @@ class IngestPanel(QWidget):
         layout.addLayout(plots, 1)
         self.notice.hide()
         self._series: SeriesSet | None = None
+        theme.on_change(self._recolour)
+
+    def _recolour(self, _effective: str) -> None:
+        self._shown, self._warning = (), None  # texts and titles again in the new colours
 
     def _graph(self, title: str, unit: str) -> TimeGraph:
         g = TimeGraph(title, unit, span_changed=self._zoomed)

@@ -219,6 +219,11 @@ class ServerPanel(QWidget):
         layout.addWidget(self.table, 1)
         self._shown: tuple[object, ...] = ()
         self._live: dict[str, tuple[int, int]] = {}
+        theme.on_change(self._recolour)
+
+    def _recolour(self, _effective: str) -> None:
+        self._shown = ()
+        self.strip.update()
 
     def refresh(self) -> None:
         o = self.overview

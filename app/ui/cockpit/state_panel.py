@@ -131,6 +131,10 @@ class StatePanel(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(self.viewer, 1)
         self.notice.hide()
+        theme.on_change(self._recolour)
+
+    def _recolour(self, _effective: str) -> None:
+        self._shown = ()  # the cache bar and notices again in the new colours
 
     # ------------------------------------------------------------------ data
     def set_cockpit(self, cockpit: SessionCockpit | None) -> None:
