@@ -17,6 +17,7 @@ BENCHMARKS = {
     "client_throughput": "WebSocket push candles/s acknowledged; SSE events/s parsed",
     "chart_redraw": "chart redraw and append+redraw at 10k/100k/1M vs finplot; bytes per candle",
     "gui_lag": "GUI loop lag p50/p99 while ingesting 100k candles/s into the chart",
+    "cockpit": "cockpit: event-to-pixel and loop lag at 1,000 events/s, RSS over 1 h, start-up",
     "fleet_lag": "GUI loop lag with the fleet view of three servers, one killed and restarted",
     "stream_plots": "iot and vitals plots at 1M points: redraw, append+redraw vs PlotDataItem",
     "trader": "trader chart at 1M (2 overlays + confidence pane): append+redraw, timeframe "

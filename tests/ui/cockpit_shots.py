@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -44,7 +45,10 @@ async def shoot(out: Path, seconds: float) -> None:
         d.start()
         while not d.server.ok:
             await asyncio.sleep(0.1)
-        view = await w.create_session(demo_spec("ohlcv"))
+        # One flash question with short answers: a busy shared CPU still keeps up.
+        spec = replace(demo_spec("ohlcv"), flash=demo_spec("ohlcv").flash[:1],
+                       flash_max_tokens=4)
+        view = await w.create_session(spec)
         feed = SyntheticFeed(stream="ohlcv", seed=8, speed=2.0, interval=60.0,
                              start=math.floor(time.time() / 60) * 60 - 60 * 60)
         for entry in feed.backlog(60):
