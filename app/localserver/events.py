@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
+
+from . import config
 
 SUBSCRIBER_QUEUE = 1000
 CLOSED_TYPE = "__closed__"
@@ -45,3 +48,18 @@ class EventHub:
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
             queue.put_nowait(event)
+
+
+async def until_closed(queue: asyncio.Queue[dict[str, Any]]
+                       ) -> AsyncIterator[dict[str, Any] | None]:
+    """A subscriber's events until the hub closes its streams; None after each
+    KEEPALIVE_SECONDS of silence (an SSE stream then writes its keep-alive comment)."""
+    while True:
+        try:
+            event = await asyncio.wait_for(queue.get(), config.KEEPALIVE_SECONDS)
+        except TimeoutError:
+            yield None
+            continue
+        if event["type"] == CLOSED_TYPE:
+            return
+        yield event

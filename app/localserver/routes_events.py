@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -14,13 +14,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from . import config, ingest
+from . import ingest
 from .entries import validate_entries
 from .errors import APIError
-from .events import CLOSED_TYPE
+from .events import CLOSED_TYPE, until_closed
 from .sessions import Session
 from .state import ServerState
-from .web import SSE_HEADERS, loads_checked, sse
+from .web import SSE_HEADERS, loads_offloop, sse
 
 SSE_TYPES = {"data_updated", "flash_ready"}
 WS_TYPES = {"data_updated", "flash_ready", "error", "push_ack", "pong"}
@@ -51,15 +51,10 @@ async def events(request: Request) -> Response:
     async def stream() -> AsyncIterator[bytes]:
         try:
             yield sse({"type": "connected"} | _connected(state, session), event="connected")
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), config.KEEPALIVE_SECONDS)
-                except TimeoutError:
+            async for event in until_closed(queue):
+                if event is None:
                     yield b": keepalive\n\n"
-                    continue
-                if event["type"] == CLOSED_TYPE:
-                    return
-                if event["type"] in SSE_TYPES:
+                elif event["type"] in SSE_TYPES:
                     yield sse(event, event=event["type"])
         finally:
             session.hub.unsubscribe(queue)
@@ -91,7 +86,8 @@ async def websocket(ws: WebSocket) -> None:
     try:
         # "connected" goes out before the writer starts, so it is always the first frame.
         await ws.send_text(json.dumps({"type": "connected", "data": _connected(state, session)}))
-        writer = asyncio.create_task(_write(ws, queue, send_lock))
+        writer = asyncio.create_task(write_events(
+            ws, queue, send_lock, lambda e: _frame(e) if e["type"] in WS_TYPES else None))
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
@@ -127,15 +123,27 @@ def _error(status: int, message: str, code: str | None) -> dict[str, Any]:
     return {"type": "error", "message": message, "code": status, "error_code": code}
 
 
+async def read_frame(text: str) -> Any:
+    """A text frame's JSON; an unreadable one is a 400 that says "frame", not "body"."""
+    try:
+        return await loads_offloop(text)
+    except APIError as exc:
+        exc.message = f"frame: {exc.message.removeprefix('request body ')}"
+        raise
+
+
+def unknown_type(kind: object) -> str:
+    """The error message for a frame type the server does not know (a long or non-string
+    type is named by its Python type, not echoed)."""
+    shown = kind if isinstance(kind, str) and len(kind) <= 64 else type(kind).__name__
+    return f"unknown frame type {shown!r}"
+
+
 async def _handle(state: ServerState, session: Session, text: str) -> dict[str, Any] | None:
     try:
-        if len(text) > config.OFFLOOP_JSON_BYTES:
-            message = await asyncio.to_thread(loads_checked, text)
-        else:
-            message = loads_checked(text)
+        message = await read_frame(text)
     except APIError as exc:
-        return _error(exc.status, f"frame: {exc.message.removeprefix('request body ')}",
-                      exc.code)
+        return _error(exc.status, exc.message, exc.code)
     if not isinstance(message, dict):
         return _error(400, "frame must be a JSON object", "invalid_frame")
     kind = message.get("type")
@@ -149,21 +157,29 @@ async def _handle(state: ServerState, session: Session, text: str) -> dict[str, 
             return _error(exc.status, exc.message, exc.code)
         return {"type": "push_ack", "pushed": result["pushed"], "dropped": result["dropped"],
                 "queue_size": result["queue_size"]}
-    shown = kind if isinstance(kind, str) and len(kind) <= 64 else type(kind).__name__
-    return _error(400, f"unknown frame type {shown!r}", "unknown_type")
+    return _error(400, unknown_type(kind), "unknown_type")
 
 
-async def _write(ws: WebSocket, queue: asyncio.Queue[dict[str, Any]],
-                 send_lock: asyncio.Lock) -> None:
+async def write_events(ws: WebSocket, queue: asyncio.Queue[dict[str, Any]],
+                       send_lock: asyncio.Lock, frame: Callable[[dict[str, Any]], str | None],
+                       *, bare_close: bool = False) -> None:
+    """A socket's writer task: each hub event the generation has a frame for (`frame`
+    gives None for the rest), sent under the lock the reader's replies take too. When the
+    hub closes the session's streams, the socket closes with the hub's code and reason
+    (gen 1) or bare (gen 2: `bare_close`)."""
     try:
         while True:
             event = await queue.get()
             async with send_lock:
                 if event["type"] == CLOSED_TYPE:
-                    await ws.close(event["code"], event["reason"])
+                    if bare_close:
+                        await ws.close()
+                    else:
+                        await ws.close(event["code"], event["reason"])
                     return
-                if event["type"] in WS_TYPES:
-                    await ws.send_text(_frame(event))
+                text = frame(event)
+                if text is not None:
+                    await ws.send_text(text)
     except (WebSocketDisconnect, RuntimeError):
         return
 

@@ -44,8 +44,13 @@ async def read_json(request: Request) -> Any:
     raw = await read_body(request)
     if not raw.strip():
         return {}
+    return await loads_offloop(raw)
+
+
+async def loads_offloop(raw: bytes | str) -> Any:
+    """loads_checked, on a thread when the text is large: megabytes of JSON take tens of
+    milliseconds to parse, too long for the event loop."""
     if len(raw) > config.OFFLOOP_JSON_BYTES:
-        # Megabytes of JSON take tens of milliseconds to parse: not on the event loop.
         return await asyncio.to_thread(loads_checked, raw)
     return loads_checked(raw)
 

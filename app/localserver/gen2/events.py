@@ -20,11 +20,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .. import config
 from ..errors import APIError
-from ..events import CLOSED_TYPE
+from ..events import until_closed
+from ..routes_events import read_frame, unknown_type, write_events
 from ..sessions import FlashQuery, Session
-from ..web import SSE_HEADERS, loads_checked, sse
+from ..web import SSE_HEADERS, sse
 from .errors import openai_body, status_of
 from .schemas import SESSION_ID_PATTERN
 from .sessions import check_lines, push_lines
@@ -87,14 +87,10 @@ async def events(request: Request) -> Response:
                 for fq in list(session.flash.values()):
                     if fq.has_answer:
                         yield sse(answer(fq), event="flash_ready")
-                while True:
-                    try:
-                        event = await asyncio.wait_for(queue.get(), config.KEEPALIVE_SECONDS)
-                    except TimeoutError:
+                async for event in until_closed(queue):
+                    if event is None:
                         yield HEARTBEAT
                         continue
-                    if event["type"] == CLOSED_TYPE:
-                        return
                     found = translate(session, event)
                     if found is not None and found[0] != "error":
                         yield sse(found[1], event=found[0])
@@ -139,7 +135,8 @@ async def websocket(ws: WebSocket) -> None:
     try:
         with _Watch(g, session):
             await ws.send_text(_frame("connected", connected(session)))
-            writer = asyncio.create_task(_write(ws, session, queue, send_lock))
+            writer = asyncio.create_task(write_events(
+                ws, queue, send_lock, lambda e: _event_frame(session, e), bare_close=True))
             while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
@@ -171,12 +168,8 @@ async def websocket(ws: WebSocket) -> None:
 async def _handle(ws: WebSocket, g: Gen2, session: Session, text: str,
                   send_lock: asyncio.Lock) -> str | None:
     try:
-        if len(text) > config.OFFLOOP_JSON_BYTES:
-            message = await asyncio.to_thread(loads_checked, text)
-        else:
-            message = loads_checked(text)
+        message = await read_frame(text)
     except APIError as exc:
-        exc.message = f"frame: {exc.message.removeprefix('request body ')}"
         async with send_lock:
             await ws.send_text(_error(exc))
         return None
@@ -204,25 +197,13 @@ async def _handle(ws: WebSocket, g: Gen2, session: Session, text: str,
                 ack.pop("pending_bytes")
                 await ws.send_text(_frame("push_ack", ack))
         else:
-            shown = kind if isinstance(kind, str) and len(kind) <= 64 else type(kind).__name__
-            await ws.send_text(_error(APIError(400, f"unknown frame type {shown!r}")))
+            await ws.send_text(_error(APIError(400, unknown_type(kind))))
     return None
 
 
-async def _write(ws: WebSocket, session: Session, queue: asyncio.Queue[dict[str, Any]],
-                 send_lock: asyncio.Lock) -> None:
-    try:
-        while True:
-            event = await queue.get()
-            async with send_lock:
-                if event["type"] == CLOSED_TYPE:
-                    await ws.close()  # gen 2: a bare close
-                    return
-                found = translate(session, event)
-                if found is not None:
-                    await ws.send_text(_frame(*found))
-    except (WebSocketDisconnect, RuntimeError):
-        return
+def _event_frame(session: Session, event: dict[str, Any]) -> str | None:
+    found = translate(session, event)
+    return None if found is None else _frame(*found)
 
 
 ROUTES = [
