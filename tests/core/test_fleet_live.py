@@ -151,3 +151,21 @@ def test_settings_and_bad_input(tmp_path: Path) -> None:
                                                       "label": "desk"}]
     with pytest.raises(SettingsError):  # a key typed into the label never reaches the file
         fleet.add("http://10.0.0.2:8080", "LS-secret-key-0001")
+
+
+def test_a_generation_2_server_has_its_row_too(gen2_server: RunningServer) -> None:
+    async def scenario() -> None:
+        fleet = Fleet(None, interval=0.3, timeout=5.0)
+        row = fleet.add(gen2_server.url, "gen2")
+        fleet.start()
+        try:
+            await until(lambda: row.polls >= 2 and row.generation is not None, 60,
+                        "gen-2 row read")
+            assert row.status == "ok" and row.has_metrics
+            assert row.generation == "API gen 2"
+            assert row.sessions is not None and row.sessions_max is not None
+            assert row.model and "SmolLM2" in row.model
+        finally:
+            await fleet.stop()
+
+    asyncio.run(scenario())
