@@ -99,7 +99,8 @@ def bench_ours(app: QApplication, cols: tuple[np.ndarray, ...], n: int, reps: in
     model.board.set_queries([(1, "Is the trend bullish?", 8)])
     t = cols[0]
     idx, yes, gap = answers(len(t))
-    for k in range(int(np.searchsorted(idx, n))):
+    k0 = int(np.searchsorted(idx, n))
+    for k in range(k0):
         model.signals.add(1, "Yes" if yes[k] else "No", float(gap[k]), k + 1,
                           float(t[idx[k]]), True, 0.0)
     chart = CandleChart(model.store)
@@ -122,7 +123,7 @@ def bench_ours(app: QApplication, cols: tuple[np.ndarray, ...], n: int, reps: in
     tc.show_overlay("EMA 50")
     tc.refresh()
     settle(app)
-    nxt[1] = int(np.searchsorted(idx, nxt[0]))
+    nxt[1] = k0  # the answers about the plain phase's candles come one per frame now
 
     def append() -> None:
         i = nxt[0]

@@ -56,6 +56,7 @@ def test_confidence_pane_draws_each_answer_and_the_readout_names_it(qtbot: Any) 
     assert list(pane.flip_x) == [2.0, 3.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
     # One crosshair: hovering candle 4 shows the answer current there (the one about 3).
     chart.show_crosshair(4)
+    assert pane.hover_x == 4.0  # the pane's part of the one crosshair
     assert chart.readout_text().endswith("│ Is the trend bullish?: yes 0.75")
     chart.show_crosshair(0)
     assert chart.readout_text().endswith("bullish?: yes 0.95")

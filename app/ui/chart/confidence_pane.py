@@ -49,6 +49,8 @@ class _ConfidenceItem(ViewFillingItem):
         self._flip_pen = flip_pen
         self._font = QFont()
         self._font.setPointSizeF(8.0)
+        self._guides = LineBatch()  # the p = 0.5 baseline and the crosshair
+        self._grid_pen = pg.mkPen(pane.chart.style_.crosshair, style=Qt.PenStyle.DotLine)
 
     def paint(self, p: QPainter, *args: object) -> None:
         vb = self.getViewBox()
@@ -56,6 +58,12 @@ class _ConfidenceItem(ViewFillingItem):
         if vb is None:
             return
         view = vb.viewRect()
+        self._guides.resize(2 if pane.hover_x is not None else 1)[:] = (
+            [(view.left(), 0.5, view.right(), 0.5)]
+            + ([(pane.hover_x, view.top(), pane.hover_x, view.bottom())]
+               if pane.hover_x is not None else []))
+        p.setPen(self._grid_pen)
+        self._guides.draw(p)
         x, y, cls, flips = pane.x, pane.p, pane.cls, pane.flip_x
         if len(x):
             tr = p.transform()
@@ -130,12 +138,9 @@ class ConfidencePane:
         self.view_box.setFlag(self.view_box.GraphicsItemFlag.ItemHasNoContents, True)
         self.item = _ConfidenceItem(self)
         self.plot.addItem(self.item)
-        half = pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen(st.grid))
-        self.plot.addItem(half, ignoreBounds=True)
-        self._vline = pg.InfiniteLine(angle=90, movable=False,
-                                      pen=pg.mkPen(st.crosshair, style=Qt.PenStyle.DashLine))
-        self._vline.setVisible(False)
-        self.plot.addItem(self._vline, ignoreBounds=True)
+        # The p = 0.5 baseline and the crosshair are drawn by the item itself: InfiniteLines
+        # recompute their bounds on every range change, which a live chart makes each frame.
+        self.hover_x: float | None = None
         self.x = np.empty(0)
         self.p = np.empty(0)
         self.cls = np.empty(0, dtype=np.int8)
@@ -249,11 +254,8 @@ class ConfidencePane:
         return [(f"  │ {name}: ", QColor("#6c7789")), (text, colour)]
 
     def _hovered(self, i: object) -> None:
-        if i is None:
-            self._vline.setVisible(False)
-        else:
-            self._vline.setPos(float(i))  # type: ignore[arg-type]
-            self._vline.setVisible(True)
+        self.hover_x = None if i is None else float(i)  # type: ignore[arg-type]
+        self.item.update()
 
     def values(self) -> list[tuple[int, float, str]]:
         """(bar, p, class) of every answer drawn (for tests)."""
