@@ -19,7 +19,7 @@ INGEST_CHUNK_TOKENS = 256
 # Batched scheduling (ServerConfig.schedule): one worker job decodes the new data of every
 # session waiting, about this many tokens in all (each session's share at least the
 # minimum), so the shared job is no longer than a single session's chunk.
-BATCH_DECODE_TOKENS = 512
+BATCH_DECODE_TOKENS = INGEST_CHUNK_TOKENS
 MIN_BATCHED_CHUNK_TOKENS = 32
 FLASH_DEFAULT_MAX_TOKENS = 32
 FLASH_MAX_TOKENS_LIMIT = 256

@@ -56,7 +56,7 @@ def test_requests_interleave_with_an_ingest_backlog(api: Api, http: httpx.Client
 
 def test_ingest_publishes_progress_per_short_job(api: Api) -> None:
     sid = api.init(prompt="Data:\n")["session_id"]
-    status = api.push_wait(sid, candles(24))
+    status = api.push_wait(sid, candles(40))  # ~20 tokens each, compact
     tokens = status["data"]["total_data_tokens"]
     assert tokens > 2 * config.INGEST_CHUNK_TOKENS
     # One job per ~INGEST_CHUNK_TOKENS tokens, each bumping data_version.
