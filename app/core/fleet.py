@@ -125,9 +125,11 @@ class _Rates:
 
     def add(self, now: float, processed: int | None, tokens: int | None
             ) -> tuple[float | None, float | None]:
-        if processed is None or tokens is None:
+        if processed is None:
             self._samples.clear()
             return None, None
+        counted = tokens is not None  # a server read through its API has no token counter
+        tokens = tokens if tokens is not None else 0
         if self._samples and (processed < self._samples[-1][1] or tokens < self._samples[-1][2]):
             self._samples.clear()  # a counter went down: the server restarted
         self._samples.append((now, processed, tokens))
@@ -136,7 +138,8 @@ class _Rates:
         t0, p0, k0 = self._samples[0]
         if now - t0 <= 0:
             return None, None
-        return (processed - p0) / (now - t0), (tokens - k0) / (now - t0)
+        return ((processed - p0) / (now - t0),
+                (tokens - k0) / (now - t0) if counted else None)
 
     def reset(self) -> None:
         self._samples.clear()
@@ -218,6 +221,7 @@ class ServerPoller:
         self._key: str | None = None
         self._key_known = False
         self._failures = 0
+        self._recheck = False
         self._rates = _Rates()
         self._wake = asyncio.Event()
         self._http: httpx.AsyncClient | None = None
@@ -287,7 +291,15 @@ class ServerPoller:
         http = await self._ensure_clients()
         health = await self._health(http)
         row = self.row
-        if row.generation is None:
+        if self._recheck:
+            self._recheck = False
+            row.has_metrics = None
+            if self._client is not None:
+                self._client.forget_generation()
+            generation = None
+        else:
+            generation = row.generation
+        if generation is None:
             with contextlib.suppress(Exception):  # unknown is shown as "—", not an error
                 row.generation = await detect_generation(self._api(), self.timeout)
         figures = await self._metrics(http) if row.has_metrics is not False else None
@@ -374,6 +386,10 @@ class ServerPoller:
         if status != "loading":
             # The row keeps its last figures, marked stale by the status; rates restart.
             self._rates.reset()
+        if status == "unreachable":
+            # What comes back may be another build or generation: asked again once it
+            # answers (the row shows the last known until then).
+            self._recheck = True
         log.info("fleet: %s %s (%s); next try in %.1f s", row.label, status, detail, delay)
         row.status, row.detail = status, detail
         row.last_error, row.last_error_at = detail, time.time()

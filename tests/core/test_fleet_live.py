@@ -169,3 +169,33 @@ def test_a_generation_2_server_has_its_row_too(gen2_server: RunningServer) -> No
             await fleet.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_server_without_metrics_is_read_through_its_api(local_server: RunningServer
+                                                          ) -> None:
+    """The row as a server without /metrics gets it (a real gen-1 LayerScale server): the
+    real bundled server, read through its session list and stream status instead."""
+    async def scenario() -> None:
+        fleet = Fleet(None, interval=0.3, timeout=5.0)
+        row = fleet.add(local_server.url)
+        row.has_metrics = False  # as a poll finding no /metrics leaves it
+        fleet.start()
+        try:
+            async with httpx.AsyncClient(base_url=local_server.url, timeout=60) as http:
+                sid = (await http.post("/v1/sessions/init", json={
+                    "type": "ohlcv", "prompt": "Candles."})).json()["session_id"]
+                try:
+                    await http.post(f"/v1/sessions/{sid}/stream/push",
+                                    json={"data": candles(3)})
+                    listed = (await http.get("/v1/sessions")).json()["count"]
+                    await until(lambda: row.sessions == listed and row.queue is not None
+                                and row.ingest_rate is not None, 60, "API figures")
+                finally:
+                    await http.delete(f"/v1/sessions/{sid}")
+            assert row.status == "ok" and row.has_metrics is False
+            assert row.drops is not None and row.tokens_rate is None  # no token counter
+            assert row.sessions_max is None  # the API does not say: shown as "—"
+        finally:
+            await fleet.stop()
+
+    asyncio.run(scenario())

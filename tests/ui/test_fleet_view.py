@@ -94,6 +94,9 @@ def test_fleet_of_three_one_killed_and_restarted(
         three_servers[1] = restart.result()
         qtbot.waitUntil(lambda: rows[1].status == "ok", timeout=WAIT_MS)
         qtbot.waitUntil(lambda: cell(view, 1, COL_HEALTH) == "ok", timeout=5_000)
+        # What came back is asked again: its generation and its /metrics.
+        qtbot.waitUntil(lambda: rows[1].has_metrics is True
+                        and rows[1].generation == "API gen 1", timeout=WAIT_MS)
         # The last error stays on the row: refused, or the model loading after the start.
         assert rows[1].polls > polls[1]
         assert rows[1].last_error in ("connection refused", "model still loading")
