@@ -66,6 +66,8 @@ async def shoot(out: Path, seconds: float) -> None:
             dock.show()
         w.resizeDocks([docks["Ingest"]], [430], Qt.Orientation.Vertical)
         w.resizeDocks([docks["Session state"]], [620], Qt.Orientation.Horizontal)
+        w.resizeDocks([docks["Session state"], docks["Server overview"]], [560, 300],
+                      Qt.Orientation.Vertical)
         console = ui.console
         deadline = time.monotonic() + seconds
         asked = 0
@@ -74,15 +76,23 @@ async def shoot(out: Path, seconds: float) -> None:
             sc = console.cockpit
             if sc is not None and not sc.console.busy and asked < 2 and \
                     time.monotonic() > deadline - seconds / 2:
-                console.prompt.setPlainText(("Count from 1 to 20: 1, 2, 3,",
-                                             "Is the trend bullish? Answer yes or no.")[asked])
-                console.max_tokens.setValue(24 if asked == 0 else 8)
-                console.fast.setChecked(asked == 1)
+                # A fast yes/no first, then a streamed answer that stays on screen.
+                console.prompt.setPlainText(("Is the trend bullish? Answer yes or no.",
+                                             "Count from 1 to 20: 1, 2, 3,")[asked])
+                console.max_tokens.setValue(8 if asked == 0 else 24)
+                console.fast.setChecked(asked == 0)
                 console.send()
                 asked += 1
         ui.state.search.setText("O100")
         w.refresh()
         await asyncio.sleep(0.5)
+        # Show where the prefix ends and the data begins, the boundary a reader looks for.
+        viewer = ui.state.viewer
+        cursor = viewer.textCursor()
+        cursor.setPosition(max(0, ui.state.marks()[1] - 1))
+        viewer.setTextCursor(cursor)
+        viewer.centerCursor()
+        await asyncio.sleep(0.2)
         out.mkdir(parents=True, exist_ok=True)
         w.grab().save(str(out / "cockpit-window.png"))
         for title, name in (("Session state", "state"), ("Ingest", "ingest"),

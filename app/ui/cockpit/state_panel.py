@@ -173,9 +173,11 @@ class StatePanel(QWidget):
         colour = cache_colour(fill)
         self.cache_bar.setValue(round(fill * 1000))
         self.cache_bar.setFormat(f"{fill * 100:.1f} %")
-        self.cache_bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}"
-                                     f"QProgressBar {{ border: 1px solid {theme.BORDER}; "
-                                     "border-radius: 3px; text-align: center; }")
+        sheet = (f"QProgressBar::chunk {{ background: {colour}; }}"
+                 f"QProgressBar {{ border: 1px solid {theme.BORDER}; "
+                 "border-radius: 3px; text-align: center; }")
+        if sheet != self.cache_bar.styleSheet():  # re-polishing costs; only on a change
+            self.cache_bar.setStyleSheet(sheet)
         region = state.data_region
         window = f", window {region.window_size}" if region.window_size else ""
         v = self.values
