@@ -26,6 +26,7 @@ SSE_TYPES = {"data_updated", "flash_ready"}
 WS_TYPES = {"data_updated", "flash_ready", "error", "push_ack", "pong"}
 WS_UNKNOWN_SESSION = 4404
 WS_INTERNAL_ERROR = 1011
+BINARY_FRAME = "binary frames are not supported: send JSON text frames"
 
 log = logging.getLogger("layerscale.localserver")
 
@@ -88,14 +89,9 @@ async def websocket(ws: WebSocket) -> None:
         await ws.send_text(json.dumps({"type": "connected", "data": _connected(state, session)}))
         writer = asyncio.create_task(write_events(
             ws, queue, send_lock, lambda e: _frame(e) if e["type"] in WS_TYPES else None))
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            text = message.get("text")
+        async for text in received(ws):
             if text is None:
-                reply = _error(400, "binary frames are not supported: send JSON text frames",
-                               "binary_frame")
+                reply = _error(400, BINARY_FRAME, "binary_frame")
             else:
                 reply = await _handle(state, session, text)
             if reply is not None:
@@ -110,11 +106,26 @@ async def websocket(ws: WebSocket) -> None:
             with contextlib.suppress(Exception):
                 await ws.close(WS_INTERNAL_ERROR, "internal server error")
     finally:
-        session.hub.unsubscribe(queue)
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        await hang_up(session, queue, writer)
+
+
+async def received(ws: WebSocket) -> AsyncIterator[str | None]:
+    """A socket's frames until the peer disconnects: the text, or None for a binary frame."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        yield message.get("text")
+
+
+async def hang_up(session: Session, queue: asyncio.Queue[dict[str, Any]],
+                  writer: asyncio.Task[None] | None) -> None:
+    """A socket's end: off the session's hub, and its writer task stopped."""
+    session.hub.unsubscribe(queue)
+    if writer is not None:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
 
 
 def _error(status: int, message: str, code: str | None) -> dict[str, Any]:

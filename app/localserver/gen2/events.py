@@ -22,7 +22,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import APIError
 from ..events import until_closed
-from ..routes_events import read_frame, unknown_type, write_events
+from ..routes_events import (
+    BINARY_FRAME,
+    hang_up,
+    read_frame,
+    received,
+    unknown_type,
+    write_events,
+)
 from ..sessions import FlashQuery, Session
 from ..web import SSE_HEADERS, sse
 from .errors import openai_body, status_of
@@ -137,15 +144,10 @@ async def websocket(ws: WebSocket) -> None:
             await ws.send_text(_frame("connected", connected(session)))
             writer = asyncio.create_task(write_events(
                 ws, queue, send_lock, lambda e: _event_frame(session, e), bare_close=True))
-            while True:
-                message = await ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                text = message.get("text")
+            async for text in received(ws):
                 if text is None:
                     async with send_lock:
-                        await ws.send_text(_error(APIError(
-                            400, "binary frames are not supported: send JSON text frames")))
+                        await ws.send_text(_error(APIError(400, BINARY_FRAME)))
                     continue
                 if await _handle(ws, g, session, text, send_lock) == "close":
                     async with send_lock:
@@ -158,11 +160,7 @@ async def websocket(ws: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await ws.close(1011)
     finally:
-        session.hub.unsubscribe(queue)
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        await hang_up(session, queue, writer)
 
 
 async def _handle(ws: WebSocket, g: Gen2, session: Session, text: str,
