@@ -125,3 +125,30 @@ def test_fleet_of_three_one_killed_and_restarted(
         assert window.views[0].dashboard is not window.views[1].dashboard
     finally:
         arun(fleet.stop(), timeout=30)
+
+
+def test_the_app_docks_the_saved_fleet(qtbot: Any, arun: Any, window_for: Any,
+                                       local_server: RunningServer) -> None:
+    """What the GUI's start does (app.ui.main): the fleet saved in the settings file comes
+    back as a visible dock, polling, with keys looked up in the real keyring."""
+    from app.settings import Settings as AppSettings
+    from app.ui.fleet_view import open_fleet
+
+    settings = AppSettings()
+    settings.set("fleet", {"servers": [{"url": local_server.url, "label": "shared"}],
+                           "prometheus_url": None})
+    window = window_for(local_server.url)
+    fleet = open_fleet(window)
+    try:
+        assert fleet is not None and [s.label for s in fleet.servers] == ["shared"]
+        view = window.fleet_view
+        dock = view.parentWidget()  # shown, the fleet not being empty
+        qtbot.waitUntil(dock.isVisible, timeout=5_000)
+        qtbot.waitUntil(lambda: cell(view, 0, COL_HEALTH) == "ok", timeout=WAIT_MS)
+        # The main window's own server: its sessions come from the window's dashboard.
+        view.table.selectRow(0)
+        assert view.selected_dashboard is window.dashboard
+    finally:
+        if fleet is not None:
+            arun(fleet.stop(), timeout=30)
+        settings.delete("fleet")
