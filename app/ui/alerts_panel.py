@@ -7,6 +7,7 @@ log with each alert's delivery state, and hands new alerts to the tray and the s
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from PySide6.QtCore import Qt, Signal
@@ -50,7 +51,7 @@ class AlertsPanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.engine = engine
-        self.sender: WebhookSender | None = None
+        self.webhook: WebhookSender | None = None
         self._seen_seq = 0
         self._log_version = -1
         self._dirty = False
@@ -152,17 +153,17 @@ class AlertsPanel(QWidget):
     # ------------------------------------------------------------------ webhook
     def set_webhook(self, url: str | None) -> None:
         """Post alerts to `url` (None: stop); a bad URL is refused with the reason."""
-        old, self.sender = self.sender, None
+        old, self.webhook = self.webhook, None
         if old is not None:
             spawn(old.aclose())
         if url:
             try:
-                self.sender = WebhookSender(url, self.model.session_id, on_change=self._touch)
+                self.webhook = WebhookSender(url, self.model.session_id, on_change=self._touch)
             except ValueError as exc:
                 self.hook_state.setText(f"<span style='color:{theme.ERROR}'>{exc}</span>")
                 self.hook_on.setChecked(False)
                 return
-            self.hook_state.setText(f"→ {self.sender.host}")
+            self.hook_state.setText(f"→ {self.webhook.host}")
         else:
             self.hook_state.setText("")
 
@@ -182,17 +183,18 @@ class AlertsPanel(QWidget):
         if self.sound.isChecked():
             QApplication.beep()
             alert.deliveries["sound"] = "played"
-        if self.sender is not None:
-            self.sender.submit(alert)
+        if self.webhook is not None:
+            self.webhook.submit(alert)
         self._dirty = True
 
     def _touch(self) -> None:
         self._dirty = True
 
     def close_sender(self) -> None:
-        if self.sender is not None:
-            spawn(self.sender.aclose())
-            self.sender = None
+        sender, self.webhook = self.webhook, None
+        if sender is not None:
+            with contextlib.suppress(RuntimeError):  # no loop any more (quitting)
+                spawn(sender.aclose())
 
     # ------------------------------------------------------------------ display
     def refresh(self) -> None:

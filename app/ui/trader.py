@@ -181,6 +181,8 @@ class TraderTools:
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([540, 320])
+        # A closed tab closes its webhook client (on the loop, if it still runs).
+        view.destroyed.connect(tools.close)
         return tools
 
     # ------------------------------------------------------------------ intents

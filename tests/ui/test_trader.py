@@ -226,3 +226,46 @@ def test_a_session_tab_replays_and_scores_against_the_real_server(
     tools.alerts.refresh()
     assert got[0] in [row[2] for row in tools.alerts.log_text()]
     view.runner.stop_feed()
+
+
+def test_alerts_panel_posts_to_a_local_webhook_and_shows_delivery(
+        qtbot: Any, arun: Any) -> None:
+    """The panel's webhook (a loopback HTTP server this test starts) gets the alert; the log
+    row says it was delivered; a bad URL is refused with the reason."""
+    from app.core.alerts import AlertEngine, AlertRule
+    from app.streams.candles import Candle
+    from app.ui.alerts_panel import AlertsPanel
+    from tests.core.test_alerts import _Hook, _serve
+
+    model = SessionModel("s-hook")
+    model.board.set_queries([(1, "Is the trend bullish?", 8)])
+    engine = AlertEngine()
+    panel = AlertsPanel(model, engine)
+    qtbot.addWidget(panel)
+    panel.sound.setChecked(False)
+    notes: list[str] = []
+    panel.notify.connect(lambda title, msg: notes.append(msg))
+    panel.set_webhook("ftp://nowhere")
+    assert "http" in panel.hook_state.text() and panel.webhook is None
+    _Hook.fail_first, _Hook.bodies = 0, []
+    server, url = _serve(_Hook)
+    try:
+        panel.set_webhook(url)
+        panel.add_rule(AlertRule(1, "flip"))
+        t0 = 1_709_546_400.0
+        for i, value in enumerate(("Yes", "No")):
+            model.store.append(Candle(t0 + 60 * i, 1, 1, 1, 1, 1))
+            model.signals.add(1, value, 2.0, i + 1, t0 + 60 * i, True, 0.0)
+            engine.evaluate(model.store, model.signals)
+        model.store.append(Candle(t0 + 120, 1, 1, 1, 1, 1))  # bar 1 closes: Yes -> No
+        (alert,) = engine.evaluate(model.store, model.signals)
+        qtbot.waitUntil(lambda: "delivered" in alert.deliveries.get("webhook", ""),
+                        timeout=15_000)
+        panel.refresh()
+        row = panel.log_text()[0]
+        assert row[2] == alert.message and "webhook: delivered to 127.0.0.1" in row[3]
+        assert "tray: shown" in row[3] and notes == [alert.message]
+        assert _Hook.bodies[0]["answer"]["value"] == "No"
+    finally:
+        panel.close_sender()
+        server.shutdown()
