@@ -35,6 +35,7 @@ OVERVIEW_INTERVAL = 2.0  # seconds between per-session status reads for the over
 HEALTH_TICK = 1.0  # seconds between two samples of the health strip
 HEALTH_KEPT = 3600  # samples of the health strip (an hour)
 QUEUE_WARN = 0.8  # queue fill that turns the ingest graphs to the warning colour
+RATE_SPAN = 30.0  # seconds the overview's ingest rate is averaged over
 # A view renews its want every frame; a view that stops rendering (window closed, app
 # frozen) stops the polling by itself after this long.
 LEASE = 3.0
@@ -245,16 +246,23 @@ class SessionLine:
     dropped: int = 0
     items_per_s: float = 0.0
     status_error: str | None = None
-    _prev: tuple[float, int] | None = None
+    # (time, items processed) of the last reads: the rate is taken over RATE_SPAN seconds,
+    # since a server decodes in batches and a 2 s window mostly reads 0 or a burst.
+    _hist: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=32))
 
     def add_status(self, status: StreamStatus, now: float) -> None:
         st = status.statistics
         self.queue_size = status.streaming.queue_size
         self.queue_capacity = status.streaming.queue_capacity
         self.dropped = st.total_dropped
-        if self._prev is not None and now > self._prev[0] and st.items_processed >= self._prev[1]:
-            self.items_per_s = (st.items_processed - self._prev[1]) / (now - self._prev[0])
-        self._prev = (now, st.items_processed)
+        if self._hist and st.items_processed < self._hist[-1][1]:
+            self._hist.clear()  # counters restarted (session recreated)
+        self._hist.append((now, st.items_processed))
+        while len(self._hist) > 2 and now - self._hist[1][0] >= RATE_SPAN:
+            self._hist.popleft()
+        t0, n0 = self._hist[0]
+        if now > t0:
+            self.items_per_s = (st.items_processed - n0) / (now - t0)
         self.queue.add(now, self.queue_size)
         self.status_error = None
 

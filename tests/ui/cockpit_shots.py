@@ -96,8 +96,18 @@ async def shoot(out: Path, seconds: float) -> None:
         out.mkdir(parents=True, exist_ok=True)
         w.grab().save(str(out / "cockpit-window.png"))
         for title, name in (("Session state", "state"), ("Ingest", "ingest"),
-                            ("Server overview", "overview"), ("Query console", "console")):
+                            ("Query console", "console")):
             docks[title].grab().save(str(out / f"cockpit-{name}.png"))
+        # The overview floated wide enough for every column, sparklines included.
+        overview = docks["Server overview"]
+        overview.setFloating(True)
+        overview.resize(1500, 330)
+        await asyncio.sleep(0.5)
+        ui.server._shown = ()
+        w.refresh()
+        await asyncio.sleep(0.3)
+        overview.grab().save(str(out / "cockpit-overview.png"))
+        overview.setFloating(False)
         ui.set_theme("light")
         w.refresh()
         await asyncio.sleep(1.0)

@@ -109,6 +109,7 @@ class ConsolePanel(QWidget):
         self.problem.setWordWrap(True)
         self.problem.hide()
         self.history = QListWidget()
+        self.history.setMinimumWidth(240)
         self.history.currentRowChanged.connect(self._pick)
         left = QWidget()
         lay = QVBoxLayout(left)

@@ -242,7 +242,7 @@ class ServerPanel(QWidget):
         if self.model.sync():
             self.table.resizeColumnsToContents()
             for col in (SPARK_QUEUE, SPARK_TOKENS):
-                self.table.horizontalHeader().resizeSection(col, 110)
+                self.table.horizontalHeader().resizeSection(col, 130)
         server = d.server
         from app.core.cockpit import health_of
 
@@ -259,7 +259,7 @@ class ServerPanel(QWidget):
         offered = o.status_offered is not False
         v["queue depth"].setText(f"{int(t['queue']):,}" if offered else "–")
         v["drops"].setText(f"{int(t['dropped']):,}" if offered else "–")
-        v["ingest rate"].setText(f"{t['items_per_s']:,.1f} items/s" if offered else "–")
+        v["ingest rate"].setText(f"{t['items_per_s']:,.1f} items/s (30 s)" if offered else "–")
         v["stream status"].setText("read every 2 s while shown" if offered else NOT_OFFERED)
         h = list(o.health)
         if h:
