@@ -292,12 +292,35 @@ def latency(server: Server, repeats: int) -> dict[str, tuple[int, float]]:
     return {label: (n, min(runs[label])) for label, _, n in built}
 
 
+def closed_loops(rounds: int, logs: Path, threads: str
+                 ) -> dict[tuple[str, int], tuple[list[float], float]]:
+    """Part 3: both servers up (an idle one costs nothing), batched and sequential run
+    back to back at each session count, so load from elsewhere on a shared machine hits
+    both alike."""
+    extra = ["--threads", threads] if threads.isdigit() else []
+    servers = {schedule: Server(f"loop-{schedule}", logs, "--ctx-size", "1024",
+                                "--pool-size", "8", "--schedule", schedule, *extra)
+               for schedule in ("batched", "sequential")}
+    loops: dict[tuple[str, int], tuple[list[float], float]] = {}
+    try:
+        for n in (1, 4, 8):
+            for schedule, server in servers.items():
+                loops[schedule, n] = asyncio.run(closed_loop(server.url, n, rounds))
+                print(f"{schedule} x{n}: {loops[schedule, n][1]:.2f} answers/s", flush=True)
+    finally:
+        for server in servers.values():
+            server.close()
+    return loops
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="sustained ingest time")
     parser.add_argument("--rounds", type=int, default=5, help="closed-loop pushes per session")
     parser.add_argument("--repeats", type=int, default=3, help="latency queries per size")
     parser.add_argument("--quick", action="store_true", help="skip the latency part")
+    parser.add_argument("--loops-only", action="store_true",
+                        help="only part 3 (push -> flash_ready, batched vs sequential)")
     args = parser.parse_args(argv)
     model = bundled_model_path()
     if model is None:
@@ -307,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     old_threads = default_threads()
     t0 = time.perf_counter()
     print(f"model {model.name}; logs in {logs}", flush=True)
+    if args.loops_only:
+        _print_loops(closed_loops(args.rounds, logs, "auto"))
+        return 0
 
     sizes, agree = tokens_and_agreement(model, old_threads, windows=2, n_entries=8)
     print("tokens and agreement measured", flush=True)
@@ -329,17 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             server.close()
 
     after_threads = results["after", "threads"]
-    loops: dict[tuple[str, int], tuple[list[float], float]] = {}
-    for schedule in ("batched", "sequential"):
-        extra = ["--threads", after_threads] if after_threads.isdigit() else []
-        server = Server(f"loop-{schedule}", logs, "--ctx-size", "1024", "--pool-size", "8",
-                        "--schedule", schedule, *extra)
-        try:
-            for n in (1, 4, 8):
-                loops[schedule, n] = asyncio.run(closed_loop(server.url, n, args.rounds))
-                print(f"{schedule} x{n}: {loops[schedule, n][1]:.2f} answers/s", flush=True)
-        finally:
-            server.close()
+    loops = closed_loops(args.rounds, logs, after_threads)
 
     print()
     print(f"total {time.perf_counter() - t0:.0f} s; before: full rendering, sequential, "
@@ -359,6 +375,22 @@ def main(argv: list[str] | None = None) -> int:
     ratio = a[0] / b[0] if b[0] else 0.0
     print(f"| after / before | **{ratio:.2f}x** (target >= 2.5x) "
           f"{'PASS' if ratio >= 2.5 else 'MISS'} | |")
+    _print_loops(loops)
+    print(f"\nms per answer token when answers share a decode step ({old_threads} thread(s)): "
+          + ", ".join(f"{w} together {ms:.1f}" for w, ms in steps.items()))
+    if not args.quick:
+        print("\n| context | tokens (after) | after (ms) | before, this run (ms) | "
+              "today, README (ms) | after / today |")
+        print("|---|---|---|---|---|---|")
+        for label, _ in SIZES:
+            n, after_s = results["after", "latency"][label]
+            _, before_s = results["before", "latency"][label]
+            print(f"| {label} | {n} | {after_s * 1000:.0f} | {before_s * 1000:.0f} | "
+                  f"{TODAY_MS[label]} | {after_s * 1000 / TODAY_MS[label]:.2f}x |")
+    return 0
+
+
+def _print_loops(loops: dict[tuple[str, int], tuple[list[float], float]]) -> None:
     print("\n| sessions | batched p50 / p99 (ms) | sequential p50 / p99 (ms) | "
           "batched answers/s | sequential answers/s |")
     print("|---|---|---|---|---|")
@@ -372,18 +404,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"at 8 sessions: answers/s {bt / st:.2f}x sequential (target >= 2x) "
           f"{'PASS' if bt >= 2 * st else 'MISS'}; p99 {_pct(bl, 99):.0f} vs "
           f"{_pct(sl, 99):.0f} ms {'PASS' if _pct(bl, 99) <= _pct(sl, 99) else 'MISS'}")
-    print(f"\nms per answer token when answers share a decode step ({old_threads} thread(s)): "
-          + ", ".join(f"{w} together {ms:.1f}" for w, ms in steps.items()))
-    if not args.quick:
-        print("\n| context | tokens (after) | after (ms) | before, this run (ms) | "
-              "today, README (ms) | after / today |")
-        print("|---|---|---|---|---|---|")
-        for label, _ in SIZES:
-            n, after_s = results["after", "latency"][label]
-            _, before_s = results["before", "latency"][label]
-            print(f"| {label} | {n} | {after_s * 1000:.0f} | {before_s * 1000:.0f} | "
-                  f"{TODAY_MS[label]} | {after_s * 1000 / TODAY_MS[label]:.2f}x |")
-    return 0
 
 
 def _pct(values: list[float], p: float) -> float:
