@@ -420,6 +420,20 @@ class SessionRunner:
                     self._apply_status(status, version)
             await asyncio.sleep(STATUS_MIN_INTERVAL)
 
+    async def _learn_capacity(self) -> None:
+        """Read the server's queue capacity once (stream/status) before the first push; a
+        server that does not say is taken to hold HOLD_QUEUE."""
+        m = self.model
+        if self._status_offered:
+            try:
+                self._apply_status(await self.client.sessions.stream_status(m.session_id),
+                                   m.data_version)
+                return
+            except (LayerScaleError, OSError) as exc:
+                log.debug("stream/status for the queue's capacity: %s", exc)
+        if m.progress.queue_capacity is None:
+            m.progress.queue_capacity = 2 * HOLD_QUEUE
+
     def _apply_status(self, status: Any, version: int) -> None:
         m = self.model
         processed = status.statistics.items_processed
@@ -588,6 +602,8 @@ class SessionRunner:
             if not self._unfull.is_set():
                 await self._unfull.wait()
                 continue
+            if m.policy == "hold" and m.progress.queue_capacity is None:
+                await self._learn_capacity()  # "hold" must know the queue before it fills
             if self._holding():  # the server has enough to read: let it catch up first
                 self._queue_moved.clear()
                 self._status_wanted.set()

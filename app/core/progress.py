@@ -179,9 +179,11 @@ class Progress:
         return self._covered[max(keys)] if keys else self.base
 
     def verdict(self, answer_version: int | None, tracks_data: bool = True,
-                now: float | None = None) -> Verdict:
-        """How fresh an answer computed at `answer_version` is. Without `tracks_data`
-        (a session fed elsewhere) only the versions can be compared."""
+                now: float | None = None, current_version: int = 0) -> Verdict:
+        """How fresh an answer computed at `answer_version` is, `current_version` being the
+        newest data version known otherwise (a listing). Without `tracks_data` (a session
+        fed elsewhere) only the versions can be compared."""
+        latest = max(self.latest_version, current_version)
         if self.gone:
             return Verdict(Freshness.GONE)
         if self.context_full:
@@ -189,9 +191,9 @@ class Progress:
         if answer_version is None:
             return Verdict(Freshness.WAITING)
         if not tracks_data:
-            fresh = answer_version >= self.latest_version
+            fresh = answer_version >= latest
             return Verdict(Freshness.FRESH if fresh else Freshness.STALE)
-        if answer_version >= self.latest_version and not self.queued:
+        if answer_version >= latest and not self.queued:
             return Verdict(Freshness.FRESH)
         seen = min(self.covered(answer_version), self.stored)
         behind = self.stored - seen

@@ -178,7 +178,8 @@ class SessionModel:
 
     def verdict(self, answer_version: int | None, now: float | None = None) -> Verdict:
         """How fresh an answer computed at `answer_version` is (app.core.progress)."""
-        return self.progress.verdict(answer_version, tracks_data=self.owned, now=now)
+        return self.progress.verdict(answer_version, tracks_data=self.owned, now=now,
+                                     current_version=self.data_version)
 
     def note(self, text: str, level: str = "info") -> None:
         self.notes.append(Note(time.time(), text, level))
