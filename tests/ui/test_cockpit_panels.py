@@ -17,7 +17,7 @@ def show(w: MainWindow, title: str) -> Any:
     dock = w.cockpit.docks[title]
     dock.show()
     dock.raise_()
-    return w.cockpit.panels[title]
+    return w.cockpit.panel(title)
 
 
 def fed_session(w: MainWindow, qtbot: Any, arun: Any) -> Any:

@@ -32,24 +32,31 @@ DOCKS = (("Session state", "Ctrl+1"), ("Ingest", "Ctrl+2"), ("Server overview", 
          ("Query console", "Ctrl+4"))
 
 
+def _make(ui: CockpitUI, title: str) -> QWidget:
+    if title == "Session state":
+        return StatePanel()
+    if title == "Ingest":
+        return IngestPanel()
+    if title == "Server overview":
+        return ServerPanel(ui.cockpit.server)
+    return ConsolePanel()
+
+
 class CockpitUI:
     def __init__(self, window: Any) -> None:
         self.window = window
         self.cockpit = Cockpit(window.dashboard)
         self._started = False
-        self.state = StatePanel()
-        self.ingest = IngestPanel()
-        self.server = ServerPanel(self.cockpit.server)
-        self.console = ConsolePanel()
-        self.panels: dict[str, QWidget] = {"Session state": self.state, "Ingest": self.ingest,
-                                           "Server overview": self.server,
-                                           "Query console": self.console}
+        # Panels are built when their dock is first shown (or a caller asks for one): four
+        # pyqtgraph plots and their menus cost more start-up time than the rest of the window.
+        self._built: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
         first: QDockWidget | None = None
         for title, keys in DOCKS:
-            dock = window.add_dock(title, self.panels[title],
-                                   Qt.DockWidgetArea.BottomDockWidgetArea)
+            dock = window.add_dock(title, QWidget(), Qt.DockWidgetArea.BottomDockWidgetArea)
             dock.toggleViewAction().setShortcut(QKeySequence(keys))
+            dock.visibilityChanged.connect(
+                lambda visible, t=title: visible and self.panel(t))
             if first is None:
                 first = dock
             else:
@@ -57,6 +64,35 @@ class CockpitUI:
             dock.hide()  # opened from View (Ctrl+1..4); the chart keeps the room by default
             self.docks[title] = dock
         self._build_menus()
+
+    # ------------------------------------------------------------------ panels
+    def panel(self, title: str) -> Any:
+        """The panel of one dock, built on first use."""
+        found = self._built.get(title)
+        if found is None:
+            found = self._built[title] = _make(self, title)
+            self.docks[title].setWidget(found)
+        return found
+
+    @property
+    def panels(self) -> dict[str, Any]:
+        return {title: self.panel(title) for title, _ in DOCKS}
+
+    @property
+    def state(self) -> StatePanel:
+        return self.panel("Session state")  # type: ignore[no-any-return]
+
+    @property
+    def ingest(self) -> IngestPanel:
+        return self.panel("Ingest")  # type: ignore[no-any-return]
+
+    @property
+    def server(self) -> ServerPanel:
+        return self.panel("Server overview")  # type: ignore[no-any-return]
+
+    @property
+    def console(self) -> ConsolePanel:
+        return self.panel("Query console")  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ menus
     def _menu(self, title: str) -> QMenu:
@@ -97,7 +133,7 @@ class CockpitUI:
             action = QAction(f"{title} graphs as PNG…" if title == "Ingest"
                              else f"{title} as PNG…", w)
             action.triggered.connect(lambda _c=False, t=title: self._ask_png(
-                t.lower(), self.panels[t]))
+                t.lower(), self.panel(t)))
             export.addAction(action)
         export.addSeparator()
         flash = QAction("&Flash history as CSV…", w, shortcut=QKeySequence("Ctrl+Shift+F"))
@@ -192,7 +228,7 @@ class CockpitUI:
 
     def save_png(self, title: str, path: str | Path) -> bool:
         """Save one panel as PNG (screenshots, tests)."""
-        return save_png(self.panels[title], path)
+        return save_png(self.panel(title), path)
 
     # ------------------------------------------------------------------ display
     def refresh(self) -> None:
@@ -205,10 +241,10 @@ class CockpitUI:
         views = [v for v in self.window.views]
         self.cockpit.prune({id(v.model) for v in views})
         current = self.current()
-        for panel in (self.state, self.ingest, self.console):
-            panel.set_cockpit(current)
+        for title, panel in self._built.items():
+            if title != "Server overview":
+                panel.set_cockpit(current)
             panel.refresh()
-        self.server.refresh()
         for v in views:  # sessions in other tabs poll nothing
             if current is None or v.model is not current.model:
                 other = self.cockpit.existing(v.model)
