@@ -130,7 +130,17 @@ class EntryModel(BaseModel):
 
     @classmethod
     def field_specs(cls) -> tuple[FieldSpec, ...]:
-        """Required fields first (in declaration order, the server's rendering order)."""
+        """Required fields first (in declaration order, the server's rendering order).
+
+        Read on every entry rendered, so worked out once per model class."""
+        cached = cls.__dict__.get("_field_specs_cache")
+        if cached is None:
+            cached = cls._build_field_specs()
+            type.__setattr__(cls, "_field_specs_cache", cached)
+        return cached
+
+    @classmethod
+    def _build_field_specs(cls) -> tuple[FieldSpec, ...]:
         specs: list[FieldSpec] = []
         for name, info in cls.model_fields.items():
             kind = _kind(info.annotation)
