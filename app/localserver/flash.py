@@ -114,8 +114,19 @@ def evaluate_round(engine: Engine, picks: list[tuple[Session, int]]
     if not ready:
         return out
     try:
-        logits = engine.decode_many([DecodePart(s.seq, fq.tokens, start)
-                                     for _, s, fq, start in ready])
+        # Questions of one length per call: llama.cpp splits a call whose sequences have
+        # different token counts into uneven sub-batches, and its CPU kernels then round
+        # differently from the question decoded alone (greedy answers could flip at a
+        # near-tie); equal lengths keep each question's arithmetic as it is alone.
+        logits: list[Any] = [None] * len(ready)
+        by_length: dict[int, list[int]] = {}
+        for i, (_, _, fq, _) in enumerate(ready):
+            by_length.setdefault(len(fq.tokens), []).append(i)
+        for group in by_length.values():
+            rows = engine.decode_many([DecodePart(ready[i][1].seq, ready[i][2].tokens,
+                                                  ready[i][3]) for i in group])
+            for i, row in zip(group, rows, strict=True):
+                logits[i] = row
         starts = []
         for (_, s, fq, start), row in zip(ready, logits, strict=True):
             assert row is not None

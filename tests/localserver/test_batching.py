@@ -5,7 +5,8 @@ bundled SmolLM2 model: the same entries go into two sets of sessions, one set th
 batched path (ingest.ingest_chunks: several sessions in one llama_decode; flash.
 evaluate_round: all questions together, then each answer step of all unfinished answers
 together), the other one session and one query at a time (Session.ingest, flash.evaluate).
-Greedy answers, token for token, and the sessions' contents must be identical.
+The sessions must hold the same tokens, and the greedy flash answers on the same data must
+be identical, token for token.
 """
 
 from __future__ import annotations
@@ -89,6 +90,15 @@ def test_batched_ingest_and_flash_equal_one_at_a_time(setup: tuple[ServerState, 
     for b, a in zip(batched, alone, strict=True):
         assert b.data_count == a.data_count == N_ENTRIES
         assert b.tokens() == a.tokens()
+    # The flash comparison below needs the same KV contents on both sides, and how a
+    # decode is cut into calls and sub-batches changes llama.cpp's CPU rounding (measured:
+    # a session's data ingested in 48-token shares of shared calls against one call moved
+    # a logit by up to 0.4, enough to flip a near-tie): the same tokens are on both sides
+    # (checked above), now decoded the same way, one session at a time.
+    for b, a in zip(batched, alone, strict=True):
+        for s in (b, a):
+            engine.seq_clear(s.seq)
+            engine.decode(s.seq, s.tokens(), 0, want_logits=False)
 
     # Flash: round after round, one query per session, answered together.
     calls: list[int] = []
@@ -104,10 +114,13 @@ def test_batched_ingest_and_flash_equal_one_at_a_time(setup: tuple[ServerState, 
             n_before = len(calls)
             events = flash.evaluate_round(engine, [(s, query_id) for s in batched])
             assert all(e is not None for e in events)
-            # One call for the three questions, then one per answer step (at most 7 more
-            # for 8 tokens), each with every unfinished answer: shared, not one per query.
+            # One call per question length for the three questions, then one per answer
+            # step (at most 7 more for 8 tokens), each with every unfinished answer:
+            # shared, where one query at a time takes a call per token of each answer.
             round_calls = calls[n_before:]
-            assert round_calls[0] == len(TYPES) and len(round_calls) <= 8
+            n_lengths = len({len(s.flash[query_id].tokens) for s in batched})
+            assert sum(round_calls[:n_lengths]) == len(TYPES)
+            assert len(round_calls) <= n_lengths + 7
     finally:
         engine.decode_many = decode_many  # type: ignore[method-assign]
     for s in alone:
