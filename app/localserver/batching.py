@@ -9,7 +9,8 @@ the worker reaches the scheduler's job is done together:
   tokens in all, see config.BATCH_DECODE_TOKENS), so a job is as short as one session's
   chunk was;
 - flash: one stale query of every waiting session per job (a round), the questions decoded
-  together and then each answer token of all unfinished answers together
+  together (one call per question length) and then each answer token of all unfinished
+  answers together
   (flash.evaluate_round). A session's queries share its one KV sequence, so its second
   query comes in the next round; rounds repeat until no waiting session has a stale query.
 

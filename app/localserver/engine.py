@@ -217,9 +217,11 @@ class Engine:
         call), so one pass over the weights serves them all: much cheaper than a call per
         sequence when each has only a few tokens (a generation step, a short question, a
         candle). Returns, per part, the logits after its last token when it asked for them.
-        Each sequence only attends to its own positions, so the result is what decoding
-        each part on its own gives (tests/localserver/test_batching.py proves the greedy
-        answers equal). On failure every part is rolled back to where it started.
+        Each sequence only attends to its own positions, so the result is mathematically
+        what decoding each part alone gives; parts of unequal length are cut by llama.cpp
+        into uneven sub-batches whose CPU rounding differs slightly, so a caller needing
+        bit-identical logits gives parts of equal length (flash.evaluate_round; proved in
+        tests/localserver/test_batching.py). On failure every part is rolled back.
         """
         batch = self._batch
         out: list[np.ndarray | None] = [None] * len(parts)
