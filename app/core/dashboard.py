@@ -214,6 +214,20 @@ class Dashboard:
         stype = type_ or (row.type if row else None) or registry.DEFAULT
         return self._open_model(SessionModel(session_id, stype, mode=Mode.EXTERNAL))
 
+    def type_known(self, session_id: str) -> bool:
+        """Whether a session's stream type is known here (the listing reads types a few
+        rows per poll; a view opened before would draw the wrong plot)."""
+        row = self.sessions.rows.get(session_id)
+        return (self.find(session_id) is not None or session_id in self.sessions.known_types
+                or (row is not None and row.type is not None))
+
+    async def open_session_typed(self, session_id: str) -> SessionModel:
+        """`open_session`, asking the server for the session's type first if unknown."""
+        type_ = self.sessions.known_types.get(session_id)
+        if not self.type_known(session_id):
+            type_ = (await (await self.client.surface()).get_session(session_id)).type
+        return self.open_session(session_id, type_)
+
     async def close_session(self, model: SessionModel) -> None:
         """Stop a session's link (idempotent: a tab closed while the dashboard switches
         servers is closed once)."""

@@ -271,6 +271,14 @@ class MainWindow(QMainWindow):
             # Ours from an earlier run: adopt it (history from disk, feed resumed).
             spawn(self.dashboard.adopt(kept), on_error=self._error, on_done=self.show_session)
             return None
+        if not self.dashboard.type_known(session_id):
+            # Its type is not read yet: ask the server, then open (never the wrong plot).
+            def failed(message: str) -> None:
+                self._error(f"Cannot open {session_id}: {message}")
+
+            spawn(self.dashboard.open_session_typed(session_id), on_error=failed,
+                  on_done=self.show_session)
+            return None
         try:
             model = self.dashboard.open_session(session_id)
         except UnknownStreamType as exc:  # a server newer than this dashboard

@@ -47,7 +47,9 @@ def test_external_session_feed_is_observe_only(window: MainWindow, qtbot: Any, a
     other = arun(d.client.sessions.create(type="ohlcv", prompt="x", context=1024))
     try:
         qtbot.waitUntil(lambda: other.session_id in d.sessions.rows, timeout=10_000)
-        view = w.open_session(other.session_id)
+        w.open_session(other.session_id)  # at once: its type may not be read yet
+        qtbot.waitUntil(lambda: w.view_for(other.session_id) is not None, timeout=15_000)
+        view = w.view_for(other.session_id)
         assert view.model.mode is Mode.EXTERNAL
         qtbot.waitUntil(lambda: view.model.link.status == "open", timeout=15_000)
         view.attach_feed(SyntheticFeed(seed=1, speed=500.0, count=10), "local csv")
@@ -98,3 +100,16 @@ def test_feed_pause_resume_speed_and_flash_add_remove_from_the_view(
     qtbot.mouseClick(view.flash.remove_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.flash.query_count() == 0, timeout=20_000)
     assert arun(d.client.sessions.list_flash(model.session_id)).count == 0
+
+
+def test_a_session_opened_before_its_type_is_listed_gets_its_own_plot(
+        window: MainWindow, qtbot: Any, arun: Any) -> None:
+    d = window.dashboard
+    other = arun(d.client.sessions.create(type="vitals", prompt="x", context=1024))
+    try:
+        qtbot.waitUntil(lambda: other.session_id in d.sessions.rows, timeout=10_000)
+        window.open_session(other.session_id)
+        qtbot.waitUntil(lambda: window.view_for(other.session_id) is not None, timeout=15_000)
+        assert window.view_for(other.session_id).model.type == "vitals"  # not the default
+    finally:
+        arun(d.client.sessions.delete(other.session_id))
