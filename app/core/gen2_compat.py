@@ -47,6 +47,7 @@ from app.api.reconnect import LinkState, ReconnectingSessionStream
 from app.api.streams import Stream
 from app.api.ws import ws_url
 from app.core.session import SessionSpec
+from app.streams import rendering
 from app.streams.base import StreamType
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class Ledger:
     twice: int = 0  # lines the server got twice after a lost ack
     known: bool = False  # an ack was seen: later surpluses mean lines that arrived twice
     evicted: int = 0  # entries the window dropped, from the last session read
+    previous: dict[str, Any] | None = None  # the last entry rendered (compact lines follow it)
 
     @property
     def entries(self) -> int:
@@ -93,13 +95,17 @@ class Ledger:
                    "(its queue overflowed).", "warning")
 
 
-def render_lines(stream: type[StreamType], entries: Iterable[Any]) -> list[str]:
-    """Entries (wire dicts or entry models) as the text lines the server would render."""
-    out = []
-    for e in entries:
-        wire = e if isinstance(e, Mapping) else stream.to_wire(e)
-        out.append(stream.render(dict(wire)))
-    return out
+def render_lines(stream: type[StreamType], entries: Iterable[Any],
+                 ledger: Ledger | None = None) -> list[str]:
+    """Entries (wire dicts or entry models) as the text lines the bundled server renders
+    them to (its compact rendering, app.streams.rendering: each line after the one before,
+    the session's last entry kept in its `ledger`)."""
+    wires = [dict(e) if isinstance(e, Mapping) else stream.to_wire(e) for e in entries]
+    lines = rendering.render_lines(stream.name, wires,
+                                   ledger.previous if ledger is not None else None)
+    if ledger is not None and wires:
+        ledger.previous = wires[-1]
+    return lines
 
 
 class _RenderingSocket(Gen2SessionSocket):
@@ -111,7 +117,8 @@ class _RenderingSocket(Gen2SessionSocket):
         self._stream_type, self._ledger, self._notify = stream, ledger, notify
 
     async def push(self, entries: Any) -> None:  # type: ignore[override]
-        lines = entries if isinstance(entries, str) else render_lines(self._stream_type, entries)
+        lines = entries if isinstance(entries, str) else render_lines(
+            self._stream_type, entries, self._ledger)
         await super().push(lines)
 
     async def recv(self) -> SessionEvent:
@@ -203,7 +210,7 @@ class Gen2CompatSessions:
 
     # -- ingest ------------------------------------------------------------------------
     async def push(self, session_id: str, data: Iterable[Any], **kw: Any) -> PushResult:
-        lines = render_lines(self._stream, data)
+        lines = render_lines(self._stream, data, self.ledger(session_id))
         acks: list[PushAck2] = []
         for batch in split_lines(lines):
             acks.append(await self._s2.push(session_id, batch, **kw))

@@ -76,14 +76,18 @@ def test_dashboard_on_gen2_lists_creates_feeds_answers_deletes(
     asyncio.run(scenario())
 
 
-def test_rendered_lines_are_the_registry_rendering() -> None:
-    from app.core.gen2_compat import render_lines
+def test_rendered_lines_are_the_bundled_servers_rendering() -> None:
+    from app.core.gen2_compat import Ledger, render_lines
+    from app.streams import rendering
 
     ohlcv = registry.get("ohlcv")
-    entries = ohlcv.generator(seed=1, start=1_700_000_000.0, interval=60.0).take(3)
+    entries = ohlcv.generator(seed=1, start=1_700_000_000.0, interval=60.0).take(6)
     wire = [ohlcv.to_wire(e) for e in entries]
-    assert render_lines(ohlcv, entries) == [ohlcv.render(w) for w in wire]
-    lines = render_lines(ohlcv, wire)
+    assert render_lines(ohlcv, entries) == rendering.render_lines("ohlcv", wire)
+    # Pushed in two batches, the second follows the first as one run would.
+    ledger = Ledger()
+    lines = render_lines(ohlcv, wire[:3], ledger) + render_lines(ohlcv, entries[3:], ledger)
+    assert lines == rendering.render_lines("ohlcv", wire)
     assert all(line.endswith("\n") and line.count("\n") == 1 for line in lines)
 
 
