@@ -54,7 +54,7 @@ class Profile:
     port: int = 8080
     model: str = ""  # empty: the bundled SmolLM2 (bundled kind only)
     ctx_size: int = 4096
-    threads: int = 2
+    threads: int = 0  # 0: the bundled server measures the fastest count on this machine
     gpu_layers: int = 0
     pool_size: int = 8
     log_format: str = "text"
@@ -111,7 +111,7 @@ class Profile:
             problems.append("The host is empty (use 127.0.0.1 to stay on this machine).")
         for label, value, low in (("Context size", self.ctx_size, 256),
                                   ("Pool size", self.pool_size, 1),
-                                  ("Threads", self.threads, 1),
+                                  ("Threads", self.threads, 0),
                                   ("GPU layers", self.gpu_layers, 0)):
             if int(value) < low:
                 problems.append(f"{label} must be at least {low}.")
@@ -161,7 +161,8 @@ class Profile:
         return [
             "--model", self.model_path(), "--ctx-size", str(self.ctx_size),
             "--host", self.host, "--port", str(self.port),
-            "--gpu-layers", str(self.gpu_layers), "--threads", str(self.threads),
+            "--gpu-layers", str(self.gpu_layers),
+            *(["--threads", str(self.threads)] if self.threads > 0 else []),
             "--pool-size", str(self.pool_size), "--log-format", self.log_format,
             "--api", str(self.api),
         ] + (["--api-key"] if self.api == 2 and self.require_key else [])

@@ -67,7 +67,10 @@ class ProfileForm(QGroupBox):
         self.model_edit.setPlaceholderText("bundled SmolLM2-135M (default)")
         self.model_row = self._path_row(self.model_edit, self._browse_model)
         self.ctx_spin = spin_box(256, 1_048_576, step=1024)
-        self.threads_spin = spin_box(1, 256)
+        self.threads_spin = spin_box(0, 256)
+        self.threads_spin.setSpecialValueText("measured")  # 0: the server times 1..N itself
+        self.threads_spin.setToolTip("CPU threads; \"measured\" lets the bundled server time "
+                                     "each count once on this machine and keep the fastest")
         self.gpu_spin = spin_box(0, 999)
         self.pool_spin = spin_box(1, 1024)
         self.binary_edit = QLineEdit()

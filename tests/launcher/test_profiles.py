@@ -29,8 +29,10 @@ def test_bundled_defaults_to_smollm2_on_loopback() -> None:
     model = bundled_model_path()
     assert model is not None and command[command.index("--model") + 1] == str(model)
     for flag, value in (("--host", "127.0.0.1"), ("--port", "8080"), ("--ctx-size", "4096"),
-                        ("--threads", "2"), ("--gpu-layers", "0"), ("--pool-size", "8")):
+                        ("--gpu-layers", "0"), ("--pool-size", "8")):
         assert command[command.index(flag) + 1] == value
+    assert "--threads" not in command  # the server measures the fastest count itself
+    assert "--threads" in Profile.bundled(threads=1).command()
 
 
 def test_any_gguf_and_bad_models(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.localserver.__main__ import default_threads
 from tests.support.processes import ROOT, env_without_key, free_port, start_until_ready, stop
 
 __all__ = ["ROOT", "RunningServer", "free_port", "start_server"]
@@ -40,10 +41,15 @@ def start_server(
     ready_timeout: float = 120.0,
 ) -> RunningServer:
     port = port or free_port()
+    extra = list(extra_args or ["--ctx-size", "4096", "--pool-size", "8"])
+    if "--threads" not in extra:
+        # A fixed count: servers started together must not each time 1..N threads against
+        # the others' load (tests/localserver/test_threads.py tests the measurement).
+        extra += ["--threads", str(default_threads())]
     args = [
         sys.executable, "-m", "app.localserver",
         "--host", "127.0.0.1", "--port", str(port),
-        *(extra_args or ["--ctx-size", "4096", "--pool-size", "8"]),
+        *extra,
     ]
     url = f"http://127.0.0.1:{port}"
     log_path = log_dir / f"server-{port}.log"
