@@ -113,6 +113,12 @@ def test_promql_counts_and_the_history_graph_shows_them(
     assert direct_values[-1] == ys[-1] and len(direct_values) == len(ys)
 
     # The fleet rows get their long-range history (ingest tokens/s) beside the live one.
+    # Fresh decoding just before, so a 1-minute rate is positive within the range asked
+    # (the first pushes may be minutes old on a slow machine by now).
+    for server in two_servers:
+        sid = httpx.post(f"{server.url}/v1/sessions/init",
+                         json={"type": "ohlcv", "prompt": "Candles."}).json()["session_id"]
+        httpx.post(f"{server.url}/v1/sessions/{sid}/stream/push", json={"data": candles(3)})
     fleet = Fleet(None, interval=0.5, timeout=2.0)
     for server in two_servers:
         fleet.add(server.url)
@@ -122,8 +128,11 @@ def test_promql_counts_and_the_history_graph_shows_them(
         qtbot.waitUntil(lambda: all(r.history is not None and r.history.values
                                     for r in fleet.servers), timeout=WAIT_MS)
         assert all(r.history_error is None for r in fleet.servers)
-        # Decoding the pushed candles showed up as a positive rate at some point.
-        assert all(max(r.history.values) > 0 for r in fleet.servers if r.history)
+        # Decoding the pushed candles shows up as a positive rate (the rows ask again
+        # every HISTORY_EVERY seconds as Prometheus's rules catch up).
+        qtbot.waitUntil(lambda: all(r.history is not None and r.history.values
+                                    and max(r.history.values) > 0 for r in fleet.servers),
+                        timeout=WAIT_MS)
     finally:
         arun(fleet.stop(), timeout=30)
         arun(source.aclose())
