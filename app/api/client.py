@@ -24,7 +24,7 @@ from app.api.models import (
     ModelList,
     TextCompletion,
 )
-from app.api.sessions import Sessions
+from app.api.sessions import Sessions, _body
 from app.api.streams import Stream, chat_chunks, make_stream, message_events
 from app.api.surface import Surface
 from app.api.transport import GEN1_RETRIES, GEN2_RETRIES, NOT_GIVEN, Timeout, Transport
@@ -32,10 +32,6 @@ from app.api.ws import SocketOptions
 
 ENV_KEY = "LAYERSCALE_LICENSE_KEY"
 DEFAULT_TIMEOUT = 600.0
-
-
-def _body(**fields: Any) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ from app.api.gen2_ws import Gen2SessionSocket
 from app.api.metrics import Metrics
 from app.api.models import SessionEvent
 from app.api.reconnect import LinkState, ReconnectingSessionStream
+from app.api.sessions import _body, _sid
 from app.api.streams import Stream, generate_chunks_gen2, make_stream, session_events_gen2
 from app.api.transport import NOT_GIVEN, Timeout, Transport, path_segment
 from app.api.ws import SocketOptions, ws_url
@@ -49,16 +50,6 @@ from app.api.ws import SocketOptions, ws_url
 SESSION_HEADER: Final = "x-layerscale-session-id"
 PUSH_WAIT: Final = 30.0
 PUSH_POLL: Final = 0.1  # the official client's cadence for push(wait=True)
-
-
-def _sid(session_id: str) -> str:
-    if not isinstance(session_id, str) or not session_id:
-        raise ValueError("session_id must be a non-empty string")
-    return path_segment(session_id, "session_id")
-
-
-def _body(**fields: Any) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}
 
 
 def session_header(session_id: str | None) -> dict[str, str] | None:
