@@ -303,6 +303,7 @@ class StreamType:
     role: ClassVar[str]  # "a sensor engineer"
     questions: ClassVar[tuple[str, ...]]
     unit: ClassVar[str] = "entries"  # for "12 readings drawn", "speed 5 readings/s"
+    count_label: ClassVar[str | None] = None  # the stats panel's count row; None: `unit`
     interval: ClassVar[float] = 1.0  # seconds between two synthetic entries
     demo_params: ClassVar[dict[str, Any]] = {}  # the generator's settings for the demo
 
@@ -381,16 +382,23 @@ class StreamType:
 
         An empty window gives numbers too (0, "" for names), never null.
         """
-        return finite(cls._stats(entries))
+        return finite({"type": cls.name, "count": len(entries)} | cls._stats(entries))
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:
+        """The type's own statistics (after "type" and "count", which every type has)."""
         raise NotImplementedError
 
     @classmethod
     def stats_lines(cls, stats: StatsModel) -> list[tuple[str, str]]:
-        """(label, value) rows for the stats panel beside the plot."""
-        return [("entries", f"{stats.count:,}")]
+        """(label, value) rows for the stats panel beside the plot: the count, then the
+        type's own rows unless the window is empty."""
+        rows = [(cls.count_label or cls.unit, f"{stats.count:,}")]
+        return [*rows, *cls._stats_rows(stats)] if stats.count else rows
+
+    @classmethod
+    def _stats_rows(cls, stats: StatsModel) -> list[tuple[str, str]]:
+        return []
 
     # ---------------------------------------------------------- store and feed
     @classmethod

@@ -109,6 +109,7 @@ class Event(StreamType):
     questions = ("Is there a critical event? Answer yes or no.",
                  "Is one source flooding? Answer yes or no.")
     unit = "events"
+    count_label = "entries"  # the count is of entries; "events" is the sum of cnt
 
     @classmethod
     def _compact_fields(cls, entry: Entry, previous: Entry | None) -> list[str]:
@@ -123,7 +124,6 @@ class Event(StreamType):
             per_category[e["cat"]] += e["cnt"]
         top = per_category.most_common(1)  # first-seen order among ties, as the server
         return {
-            "type": "event", "count": len(entries),
             "total_event_count": sum(e["cnt"] for e in entries),
             "max_severity": max((e["sev"] for e in entries), default=0),
             "critical_events": sum(1 for e in entries if e["sev"] >= CRITICAL_SEVERITY),
@@ -134,12 +134,9 @@ class Event(StreamType):
         }
 
     @classmethod
-    def stats_lines(cls, stats: StatsModel) -> list[tuple[str, str]]:
+    def _stats_rows(cls, stats: StatsModel) -> list[tuple[str, str]]:
         assert isinstance(stats, EventStats)
-        if not stats.count:
-            return [("entries", "0")]
         return [
-            ("entries", f"{stats.count:,}"),
             ("events (sum of cnt)", f"{stats.total_event_count or 0:,}"),
             ("critical (sev ≥ 4)", f"{stats.critical_events or 0:,}"),
             ("max severity", str(stats.max_severity)),

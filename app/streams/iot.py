@@ -115,26 +115,22 @@ class Iot(StreamType):
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "iot", "count": len(entries)}
         if not entries:
-            return out | {"last_sensor": "", "last_value": 0.0, "min_value": 0.0,
-                          "max_value": 0.0, "avg_value": 0.0, "threshold_breaches": 0,
-                          "breach_rate": 0.0}
+            return {"last_sensor": "", "last_value": 0.0, "min_value": 0.0,
+                    "max_value": 0.0, "avg_value": 0.0, "threshold_breaches": 0,
+                    "breach_rate": 0.0}
         values = [e["val"] for e in entries]
         breaches = sum(1 for e in entries if is_breach(e["val"], e["lo"], e["hi"]))
-        return out | {
+        return {
             "last_sensor": entries[-1]["sid"], "last_value": values[-1],
             "min_value": min(values), "max_value": max(values), "avg_value": mean(values),
             "threshold_breaches": breaches, "breach_rate": breaches / len(entries),
         }
 
     @classmethod
-    def stats_lines(cls, stats: StatsModel) -> list[tuple[str, str]]:
+    def _stats_rows(cls, stats: StatsModel) -> list[tuple[str, str]]:
         assert isinstance(stats, IotStats)
-        if not stats.count:
-            return [("readings", "0")]
         return [
-            ("readings", f"{stats.count:,}"),
             ("last", f"{stats.last_sensor} = {show(stats.last_value)}"),
             ("min / avg / max", f"{show(stats.min_value)} / {show(stats.avg_value)} / "
                                 f"{show(stats.max_value)}"),

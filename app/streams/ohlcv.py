@@ -211,19 +211,18 @@ class Ohlcv(StreamType):
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "ohlcv", "count": len(entries)}
         if not entries:
-            return out | {"max_high": 0.0, "max_high_index": 0, "min_low": 0.0,
-                          "min_low_index": 0, "max_volume": 0.0, "first_open": 0.0,
-                          "last_close": 0.0, "avg_close": 0.0, "change": 0.0,
-                          "change_pct": 0.0}
+            return {"max_high": 0.0, "max_high_index": 0, "min_low": 0.0,
+                    "min_low_index": 0, "max_volume": 0.0, "first_open": 0.0,
+                    "last_close": 0.0, "avg_close": 0.0, "change": 0.0,
+                    "change_pct": 0.0}
         highs = [e["h"] for e in entries]
         lows = [e["l"] for e in entries]
         hi_i = max(range(len(highs)), key=highs.__getitem__)
         lo_i = min(range(len(lows)), key=lows.__getitem__)
         first_open, last_close = entries[0]["o"], entries[-1]["c"]
         change = last_close - first_open
-        return out | {
+        return {
             "max_high": highs[hi_i], "max_high_index": hi_i,
             "min_low": lows[lo_i], "min_low_index": lo_i,
             "max_volume": max(e["v"] for e in entries),
@@ -234,12 +233,9 @@ class Ohlcv(StreamType):
         }
 
     @classmethod
-    def stats_lines(cls, stats: StatsModel) -> list[tuple[str, str]]:
+    def _stats_rows(cls, stats: StatsModel) -> list[tuple[str, str]]:
         assert isinstance(stats, OhlcvStats)
-        if not stats.count:
-            return [("candles", "0")]
         return [
-            ("candles", f"{stats.count:,}"),
             ("first open", show(stats.first_open)),
             ("last close", show(stats.last_close)),
             ("change", f"{show(stats.change)} ({show(stats.change_pct)} %)"),

@@ -120,11 +120,10 @@ class Spatial(StreamType):
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "spatial", "count": len(entries)}
         if not entries:
-            return out | {"current_position": {"x": 0.0, "y": 0.0, "z": 0.0},
-                          "current_speed": 0.0, "current_heading": 0.0, "total_distance": 0.0,
-                          "max_speed": 0.0, "avg_speed": 0.0, "max_turn_rate": 0.0}
+            return {"current_position": {"x": 0.0, "y": 0.0, "z": 0.0},
+                    "current_speed": 0.0, "current_heading": 0.0, "total_distance": 0.0,
+                    "max_speed": 0.0, "avg_speed": 0.0, "max_turn_rate": 0.0}
         distance = max_turn = 0.0
         for prev, cur in itertools.pairwise(entries):
             distance += math.dist((prev["x"], prev["y"], prev["z"]),
@@ -136,7 +135,7 @@ class Spatial(StreamType):
             max_turn = max(max_turn, turn)
         last = entries[-1]
         speeds = [e["spd"] for e in entries]
-        return out | {
+        return {
             "current_position": {"x": last["x"], "y": last["y"], "z": last["z"]},
             "current_speed": last["spd"], "current_heading": last["hdg"],
             "total_distance": distance, "max_speed": max(speeds), "avg_speed": mean(speeds),
@@ -144,13 +143,10 @@ class Spatial(StreamType):
         }
 
     @classmethod
-    def stats_lines(cls, stats: StatsModel) -> list[tuple[str, str]]:
+    def _stats_rows(cls, stats: StatsModel) -> list[tuple[str, str]]:
         assert isinstance(stats, SpatialStats)
-        if not stats.count:
-            return [("positions", "0")]
         pos = stats.current_position or {}
         return [
-            ("positions", f"{stats.count:,}"),
             ("at", f"x {show(pos.get('x'), 1)} · y {show(pos.get('y'), 1)} · "
                    f"z {show(pos.get('z'), 1)}"),
             ("speed / heading", f"{show(stats.current_speed, 1)} · "

@@ -131,17 +131,16 @@ class Vitals(StreamType):
 
     @classmethod
     def _stats(cls, entries: Sequence[Entry]) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "vitals", "count": len(entries)}
         flags = [alert_flags(e) for e in entries]
         alerts = {f"{name}_episodes": episodes([f[name] for f in flags])
                   for name in ("tachycardia", "bradycardia", "hypoxia", "fever")}
         if not entries:
-            return out | {"current": {"hr": 0.0, "bp": "0/0", "spo2": 0.0, "temp": 0.0,
-                                      "map": 0.0},
-                          "avg_heart_rate": 0.0, "avg_map": 0.0, "min_spo2": 0.0,
-                          "max_temp": 0.0, "alerts": alerts}
+            return {"current": {"hr": 0.0, "bp": "0/0", "spo2": 0.0, "temp": 0.0,
+                                "map": 0.0},
+                    "avg_heart_rate": 0.0, "avg_map": 0.0, "min_spo2": 0.0,
+                    "max_temp": 0.0, "alerts": alerts}
         last = entries[-1]
-        return out | {
+        return {
             "current": {
                 "hr": last["hr"],
                 "bp": f"{fmt_number(last['bp_s'])}/{fmt_number(last['bp_d'])}",
@@ -156,14 +155,11 @@ class Vitals(StreamType):
         }
 
     @classmethod
-    def stats_lines(cls, stats: StatsModel) -> list[tuple[str, str]]:
+    def _stats_rows(cls, stats: StatsModel) -> list[tuple[str, str]]:
         assert isinstance(stats, VitalsStats)
-        if not stats.count:
-            return [("readings", "0")]
         cur = stats.current or {}
         alerts = stats.alerts or {}
         return [
-            ("readings", f"{stats.count:,}"),
             ("heart rate", f"{show(cur.get('hr'), 0)} /min (avg {show(stats.avg_heart_rate, 1)})"),
             ("blood pressure", f"{cur.get('bp', '–')} (MAP {show(cur.get('map'), 0)}, "
                                f"avg {show(stats.avg_map, 0)})"),
