@@ -188,10 +188,7 @@ class LayerScale:
                 "GET", "/v1/health", timeout=timeout, max_retries=max_retries
             )
         except ServiceUnavailableError as exc:
-            # A loading server answers 503 with a health body, not an error body.
-            if isinstance(exc.body, dict) and isinstance(exc.body.get("status"), str):
-                exc.message = f"server not ready (status: {exc.body['status']})"
-                exc.args = (exc.message,)
+            exc.name_health_status()
             raise
         return to_model(Health, data, "health answer")
 

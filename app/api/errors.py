@@ -125,6 +125,13 @@ class ServerError(LayerScaleError):
 class ServiceUnavailableError(ServerError):
     """503: the server is not ready (e.g. the model is still loading)."""
 
+    def name_health_status(self) -> None:
+        """Word the message by the health body's status: a loading server answers a health
+        probe with 503 and a health body, not an error body."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("status"), str):
+            self.message = f"server not ready (status: {self.body['status']})"
+            self.args = (self.message,)
+
 
 class APIConnectionError(LayerScaleError):
     """The server could not be reached, or the connection broke mid-request."""

@@ -222,9 +222,7 @@ class Gen2:
             data = await self._t.request("GET", "/health", timeout=timeout,
                                          max_retries=max_retries)
         except ServiceUnavailableError as exc:
-            if isinstance(exc.body, dict) and isinstance(exc.body.get("status"), str):
-                exc.message = f"server not ready (status: {exc.body['status']})"
-                exc.args = (exc.message,)
+            exc.name_health_status()
             raise
         return to_model(Health2, data, "health answer")
 
