@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from websockets.exceptions import ConnectionClosed
 
@@ -74,6 +74,8 @@ class Gen2SessionSocket(SessionSocket):
     ``awaiting_acks`` counts pushes sent whose ``push_ack`` has not arrived.
     """
 
+    normal_close_codes: ClassVar[frozenset[int]] = _NORMAL_CLOSE
+
     def __init__(self, *args: Any, max_frame: int = MAX_FRAME_BYTES, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_frame = max_frame
@@ -95,15 +97,7 @@ class Gen2SessionSocket(SessionSocket):
         self.awaiting_acks += 1
 
     async def recv(self) -> SessionEvent:
-        ws = self._require()
-        try:
-            data = await ws.recv()
-        except ConnectionClosed as exc:
-            error = self._closed_error(exc)
-            if self.close_code in _NORMAL_CLOSE:
-                raise StopAsyncIteration from None
-            raise error from None
-        event = parse_ws_frame(data)
+        event = parse_ws_frame(await self._recv_frame())
         if isinstance(event, PushAckEvent):
             if self.awaiting_acks == 0:
                 raise ProtocolError("push_ack for no push sent on this socket", body=event)

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import websockets
@@ -90,6 +90,8 @@ class SessionSocket:
     AuthenticationError/PermissionDeniedError/NotFoundError; any other loss raises
     APIConnectionError. ``close_code``/``close_reason`` tell what happened.
     """
+
+    normal_close_codes: ClassVar[frozenset[int]] = _NORMAL_CLOSE_CODES
 
     def __init__(
         self,
@@ -179,15 +181,18 @@ class SessionSocket:
 
     async def recv(self) -> SessionEvent:
         """The next event; raises StopAsyncIteration after a normal close."""
+        return parse_ws_frame(await self._recv_frame())
+
+    async def _recv_frame(self) -> str | bytes:
+        """The next raw frame; a close in ``normal_close_codes`` ends iteration."""
         ws = self._require()
         try:
-            data = await ws.recv()
+            return await ws.recv()
         except ConnectionClosed as exc:
             error = self._closed_error(exc)
-            if self.close_code in _NORMAL_CLOSE_CODES:
+            if self.close_code in self.normal_close_codes:
                 raise StopAsyncIteration from None
             raise error from None
-        return parse_ws_frame(data)
 
     def __aiter__(self) -> SessionSocket:
         return self
