@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from app.streams.columns import MIN_CAPACITY, ColumnBlock
+
 __all__ = ["AppendResult", "Candle", "CandleStore"]
 
 _FIELDS = ("o", "h", "l", "c", "v")
 _ROW = operator.attrgetter("timestamp", *_FIELDS)
-_GROWTH = 1.25
-_MIN_CAPACITY = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,55 +115,22 @@ class AppendResult(Enum):
     STALE = "stale"
 
 
-class CandleStore:
+class CandleStore(ColumnBlock):
     """Append-only OHLCV columns with a change counter.
 
     `t`, `o`, `h`, `l`, `c`, `v` are views of the first `len(store)` rows of
     the backing arrays.  A view taken before an append that grows the store
     keeps showing the old rows; readers re-read the columns when `version`
-    changes.
+    changes.  Between two epochs the store only appends or replaces its last
+    candle.
     """
 
-    __slots__ = ("_buf", "_epoch", "_n", "_version")
+    __slots__ = ()
 
-    def __init__(self, capacity: int = _MIN_CAPACITY) -> None:
-        # One (6, capacity) block: a single allocation, and each row is a
-        # contiguous column, so views and searchsorted stay cheap.
-        self._buf = np.empty((6, max(int(capacity), 1)), dtype=np.float64)
-        self._n = 0
-        self._version = 0
-        self._epoch = 0
+    def __init__(self, capacity: int = MIN_CAPACITY) -> None:
+        super().__init__(6, capacity)
 
     # ----------------------------------------------------------------- reading
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def version(self) -> int:
-        """Bumps on every change; a view compares it to skip work."""
-        return self._version
-
-    @property
-    def epoch(self) -> int:
-        """Bumps on `clear()`: a view's caches of earlier rows are then invalid.
-
-        Between two epochs the store only appends or replaces its last candle.
-        """
-        return self._epoch
-
-    @property
-    def capacity(self) -> int:
-        return int(self._buf.shape[1])
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the backing arrays (including unused capacity)."""
-        return int(self._buf.nbytes)
-
-    @property
-    def t(self) -> np.ndarray:
-        return self._buf[0, : self._n]
-
     @property
     def o(self) -> np.ndarray:
         return self._buf[1, : self._n]
@@ -190,10 +157,6 @@ class CandleStore:
         b = self._buf
         return b[0, :n], b[1, :n], b[2, :n], b[3, :n], b[4, :n], b[5, :n]
 
-    @property
-    def last_timestamp(self) -> float | None:
-        return float(self._buf[0, self._n - 1]) if self._n else None
-
     def __getitem__(self, index: int) -> Candle:
         n = self._n
         if index < 0:
@@ -213,19 +176,7 @@ class CandleStore:
         i1 = int(np.searchsorted(t, t1, side="right"))
         return i0, max(i0, i1)
 
-    def index_at(self, timestamp: float) -> int | None:
-        """Index of the candle whose time is `timestamp` or the last one before it."""
-        if not self._n:
-            return None
-        i = int(np.searchsorted(self._buf[0, : self._n], timestamp, side="right")) - 1
-        return i if i >= 0 else None
-
     # ----------------------------------------------------------------- writing
-    def reserve(self, capacity: int) -> None:
-        """Make room for `capacity` candles now, so later appends never copy."""
-        if capacity > self.capacity:
-            self._resize(int(capacity))
-
     def append(self, candle: Candle) -> AppendResult:
         ts = candle.timestamp
         if not math.isfinite(ts):
@@ -299,20 +250,6 @@ class CandleStore:
         self._n = n + k
         self._version += 1
         return k
-
-    def clear(self) -> None:
-        self._n = 0
-        self._version += 1
-        self._epoch += 1
-
-    def _grow(self, needed: int) -> None:
-        cap = self._buf.shape[1]
-        self._resize(max(needed, int(cap * _GROWTH) + 1, _MIN_CAPACITY))
-
-    def _resize(self, capacity: int) -> None:
-        new = np.empty((6, capacity), dtype=np.float64)
-        new[:, : self._n] = self._buf[:, : self._n]
-        self._buf = new
 
     def __repr__(self) -> str:
         return f"CandleStore(len={self._n}, version={self._version}, capacity={self.capacity})"

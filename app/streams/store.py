@@ -20,19 +20,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.streams.columns import MIN_CAPACITY, ColumnBlock
+
 if TYPE_CHECKING:
     from app.streams.base import StreamType
 
 __all__ = ["ColumnStore"]
 
-_GROWTH = 1.25
-_MIN_CAPACITY = 1024
 
+class ColumnStore(ColumnBlock):
+    """Append-only columns of one stream type's entries, with a change counter.
 
-class ColumnStore:
-    """Append-only columns of one stream type's entries, with a change counter."""
+    Between two epochs (see `clear()`) the store only appends."""
 
-    def __init__(self, stream: type[StreamType], capacity: int = _MIN_CAPACITY) -> None:
+    def __init__(self, stream: type[StreamType], capacity: int = MIN_CAPACITY) -> None:
         self.stream = stream
         specs = stream.fields()
         self.names: tuple[str, ...] = ("timestamp", *(f.name for f in specs
@@ -42,32 +43,9 @@ class ColumnStore:
         self._strings = tuple(n for n in self.names if self._kinds.get(n) == "str")
         self._vocab: dict[str, list[str]] = {n: [] for n in self._strings}
         self._codes: dict[str, dict[str, int]] = {n: {} for n in self._strings}
-        self._buf = np.full((len(self.names), max(int(capacity), 1)), np.nan)
-        self._n = 0
-        self._version = 0
-        self._epoch = 0
+        super().__init__(len(self.names), capacity)
 
     # ----------------------------------------------------------------- reading
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def version(self) -> int:
-        return self._version
-
-    @property
-    def epoch(self) -> int:
-        """Bumps on `clear()`; between two epochs the store only appends."""
-        return self._epoch
-
-    @property
-    def nbytes(self) -> int:
-        return int(self._buf.nbytes)
-
-    @property
-    def t(self) -> np.ndarray:
-        return self._buf[0, : self._n]
-
     def column(self, name: str) -> np.ndarray:
         """A view of one field's values (codes for string fields; NaN where absent)."""
         return self._buf[self._row[name], : self._n]
@@ -78,10 +56,6 @@ class ColumnStore:
 
     def code(self, name: str, value: str) -> int | None:
         return self._codes[name].get(value)
-
-    @property
-    def last_timestamp(self) -> float | None:
-        return float(self._buf[0, self._n - 1]) if self._n else None
 
     def __getitem__(self, index: int) -> Any:
         """Entry `index` as the type's entry model (what was pushed)."""
@@ -99,13 +73,6 @@ class ColumnStore:
             values[name] = (self._vocab[name][int(x)] if kind == "str"
                             else int(x) if kind == "int" else x)
         return self.stream.entry_model.model_construct(**values)
-
-    def index_at(self, timestamp: float) -> int | None:
-        """Index of the last entry at or before `timestamp`."""
-        if not self._n:
-            return None
-        i = int(np.searchsorted(self.t, timestamp, side="right")) - 1
-        return i if i >= 0 else None
 
     # ----------------------------------------------------------------- writing
     def append(self, entry: Any) -> None:
@@ -155,11 +122,6 @@ class ColumnStore:
         """The code of a string value, adding it to the field's vocabulary if new."""
         return self._encode(name, value)
 
-    def clear(self) -> None:
-        self._n = 0
-        self._version += 1
-        self._epoch += 1
-
     def _encode(self, name: str, value: str) -> int:
         codes = self._codes[name]
         code = codes.get(value)
@@ -167,13 +129,6 @@ class ColumnStore:
             code = codes[value] = len(codes)
             self._vocab[name].append(value)
         return code
-
-    def _grow(self, needed: int) -> None:
-        cap = self._buf.shape[1]
-        new = np.full((len(self.names), max(needed, int(cap * _GROWTH) + 1, _MIN_CAPACITY)),
-                      np.nan)
-        new[:, : self._n] = self._buf[:, : self._n]
-        self._buf = new
 
     def __repr__(self) -> str:
         return f"ColumnStore({self.stream.name}, len={self._n}, version={self._version})"
