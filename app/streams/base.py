@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
+import numpy as np
 from annotated_types import Ge, Gt, Le, Lt, MaxLen
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.fields import FieldInfo
@@ -30,6 +31,7 @@ __all__ = [
     "Int",
     "Kind",
     "Num",
+    "SeededGenerator",
     "StatsModel",
     "StreamType",
     "Text",
@@ -444,6 +446,15 @@ class Generator:
 
     def take(self, n: int) -> list[Any]:
         raise NotImplementedError
+
+
+class SeededGenerator(Generator):
+    """A generator that draws from its own seeded RNG (runs repeat exactly) and keeps the
+    time of its next entry."""
+
+    def __init__(self, seed: int, start: float, interval: float) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._t, self._interval = float(start), float(interval)
 
 
 def show(value: float | None, digits: int = 2) -> str:

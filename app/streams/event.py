@@ -10,14 +10,13 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from app.streams.base import (
     Entry,
     EntryModel,
-    Generator,
     Int,
+    SeededGenerator,
     StatsModel,
     StreamType,
     Text,
@@ -55,13 +54,12 @@ _SOURCES = {
 }
 
 
-class _IncidentGenerator(Generator):
+class _IncidentGenerator(SeededGenerator):
     """Quiet background noise from every source, and now and then a burst: one source
     floods with severe events of one category for a minute or two."""
 
     def __init__(self, seed: int, start: float, interval: float) -> None:
-        self._rng = np.random.default_rng(seed)
-        self._t, self._interval = float(start), float(interval)
+        super().__init__(seed, start, interval)
         self._burst: tuple[str, str, int] | None = None
 
     def take(self, n: int) -> list[Any]:

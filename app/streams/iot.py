@@ -10,14 +10,13 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from app.streams.base import (
     Entry,
     EntryModel,
-    Generator,
     Num,
+    SeededGenerator,
     StatsModel,
     StreamType,
     Text,
@@ -62,10 +61,9 @@ _SENSORS = (
 )
 
 
-class _SensorGenerator(Generator):
+class _SensorGenerator(SeededGenerator):
     def __init__(self, seed: int, start: float, interval: float) -> None:
-        self._rng = np.random.default_rng(seed)
-        self._t, self._interval = float(start), float(interval)
+        super().__init__(seed, start, interval)
         self._level = [s[2] for s in _SENSORS]
         self._i = 0
 

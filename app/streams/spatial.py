@@ -12,14 +12,13 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from app.streams.base import (
     Entry,
     EntryModel,
-    Generator,
     Num,
+    SeededGenerator,
     StatsModel,
     StreamType,
     fmt_sig,
@@ -53,13 +52,12 @@ def heading_delta(a: float, b: float) -> float:
     return abs((b - a + 180.0) % 360.0 - 180.0)
 
 
-class _VehicleGenerator(Generator):
+class _VehicleGenerator(SeededGenerator):
     """A vehicle on a patrol: straight runs, then a turn of 60-120 degrees; it slows into
     a turn and speeds up out of it; altitude follows gentle hills."""
 
     def __init__(self, seed: int, start: float, interval: float) -> None:
-        self._rng = np.random.default_rng(seed)
-        self._t, self._dt = float(start), float(interval)
+        super().__init__(seed, start, interval)
         self._x = self._y = 0.0
         self._hdg, self._spd, self._turn_left = 45.0, 12.0, 0.0
         self._straight = 20
@@ -82,7 +80,7 @@ class _VehicleGenerator(Generator):
             target = 6.0 if rate else 14.0
             self._spd = max(0.0, self._spd + 0.3 * (target - self._spd) + rng.normal(0, 0.3))
             self._hdg = (self._hdg + rate + rng.normal(0, 0.5)) % 360.0
-            step = self._spd * self._dt
+            step = self._spd * self._interval
             rad = math.radians(self._hdg)
             self._x += step * math.sin(rad)
             self._y += step * math.cos(rad)
@@ -90,7 +88,7 @@ class _VehicleGenerator(Generator):
             out.append(SpatialEntry.model_construct(
                 timestamp=self._t, x=round(self._x, 1), y=round(self._y, 1), z=round(z, 1),
                 spd=round(self._spd, 1), hdg=round(self._hdg, 1)))
-            self._t += self._dt
+            self._t += self._interval
         return out
 
 

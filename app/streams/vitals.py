@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from app.streams.base import (
     Entry,
     EntryModel,
-    Generator,
     Num,
+    SeededGenerator,
     StatsModel,
     StreamType,
     episodes,
@@ -74,13 +73,12 @@ def alert_flags(e: Entry) -> dict[str, bool]:
             "hypoxia": e["spo2"] < HYPOXIA_SPO2, "fever": is_fever(e["temp"])}
 
 
-class _PatientGenerator(Generator):
+class _PatientGenerator(SeededGenerator):
     """A patient who starts well; heart rate and temperature then climb (an infection),
     SpO2 dips for short spells, blood pressure follows the heart rate a little."""
 
     def __init__(self, seed: int, start: float, interval: float) -> None:
-        self._rng = np.random.default_rng(seed)
-        self._t, self._interval = float(start), float(interval)
+        super().__init__(seed, start, interval)
         self._i = 0
         self._hr, self._temp, self._spo2 = 72.0, 36.8, 97.5
 
