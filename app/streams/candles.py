@@ -126,6 +126,7 @@ class CandleStore(ColumnBlock):
     """
 
     __slots__ = ()
+    _noun = ("candle", "candles")
 
     def __init__(self, capacity: int = MIN_CAPACITY) -> None:
         super().__init__(6, capacity)
@@ -158,12 +159,7 @@ class CandleStore(ColumnBlock):
         return b[0, :n], b[1, :n], b[2, :n], b[3, :n], b[4, :n], b[5, :n]
 
     def __getitem__(self, index: int) -> Candle:
-        n = self._n
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"candle index {index} out of range for {n} candles")
-        col = self._buf[:, index]
+        col = self._buf[:, self._position(index)]
         return Candle(*(float(x) for x in col))
 
     def last(self) -> Candle | None:

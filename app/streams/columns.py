@@ -8,6 +8,8 @@ writes every cell of a new entry (NaN where a field is absent) before counting i
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 __all__ = ["GROWTH", "MIN_CAPACITY", "ColumnBlock"]
@@ -20,6 +22,8 @@ class ColumnBlock:
     """Rows of float64 columns, a length, and the counters a view compares to skip work."""
 
     __slots__ = ("_buf", "_epoch", "_n", "_version")
+    # What the store holds, for its IndexError ("candle index 7 out of range for 3 candles").
+    _noun: ClassVar[tuple[str, str]] = ("entry", "entries")
 
     def __init__(self, rows: int, capacity: int = MIN_CAPACITY) -> None:
         self._buf = np.empty((rows, max(int(capacity), 1)), dtype=np.float64)
@@ -57,6 +61,16 @@ class ColumnBlock:
     @property
     def last_timestamp(self) -> float | None:
         return float(self._buf[0, self._n - 1]) if self._n else None
+
+    def _position(self, index: int) -> int:
+        """`index` counted from the end when negative; IndexError outside the store."""
+        n = self._n
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            one, many = self._noun
+            raise IndexError(f"{one} index {index} out of range for {n} {many}")
+        return index
 
     def index_at(self, timestamp: float) -> int | None:
         """Index of the last entry at or before `timestamp`."""

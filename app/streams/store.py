@@ -59,11 +59,7 @@ class ColumnStore(ColumnBlock):
 
     def __getitem__(self, index: int) -> Any:
         """Entry `index` as the type's entry model (what was pushed)."""
-        n = self._n
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"entry index {index} out of range for {n} entries")
+        index = self._position(index)
         values: dict[str, Any] = {}
         for name, row in self._row.items():
             x = float(self._buf[row, index])
