@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,25 +73,13 @@ def is_unsupported(exc: BaseException) -> bool:
     return exc.status in (405, 501)
 
 
-class Poller:
-    """Calls `fetch` every `interval` seconds while wanted; keeps the latest answer."""
+class Leased:
+    """Work that runs only while wanted: a visible view renews the lease with ``want(True)``
+    each frame, so a view that stops asking (hidden, closed) lets it lapse after LEASE."""
 
-    def __init__(self, fetch: Callable[[], Awaitable[Any]], interval: float,
-                 on_value: Callable[[Any, float], None] | None = None,
-                 feature: str | None = None, client: Callable[[], Any] | None = None) -> None:
-        self.fetch = fetch
-        self.interval = interval
-        self.on_value = on_value
-        self.feature = feature
-        self.client = client
+    def __init__(self) -> None:
         self._wanted = False
         self._wanted_at = 0.0
-        self.value: Any = None
-        self.error: str | None = None
-        self.unsupported = False
-        self.at: float | None = None  # unix time of the last answer
-        self.polls = 0  # reads made (tests: a hidden panel makes none)
-        self.version = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -106,7 +94,31 @@ class Poller:
         if flag:
             self._wanted_at = time.monotonic()
             if self._task is None:
-                self._task = asyncio.ensure_future(self.run())
+                self._task = asyncio.ensure_future(self._work())
+
+    def _work(self) -> Coroutine[Any, Any, None]:
+        """The loop started on the first want; it waits on ``_wake`` while not wanted."""
+        raise NotImplementedError
+
+
+class Poller(Leased):
+    """Calls `fetch` every `interval` seconds while wanted; keeps the latest answer."""
+
+    def __init__(self, fetch: Callable[[], Awaitable[Any]], interval: float,
+                 on_value: Callable[[Any, float], None] | None = None,
+                 feature: str | None = None, client: Callable[[], Any] | None = None) -> None:
+        super().__init__()
+        self.fetch = fetch
+        self.interval = interval
+        self.on_value = on_value
+        self.feature = feature
+        self.client = client
+        self.value: Any = None
+        self.error: str | None = None
+        self.unsupported = False
+        self.at: float | None = None  # unix time of the last answer
+        self.polls = 0  # reads made (tests: a hidden panel makes none)
+        self.version = 0
 
     async def stop(self) -> None:
         await cancel_quietly(self._task)
@@ -139,6 +151,9 @@ class Poller:
         if self.on_value is not None:
             self.on_value(value, now)
         self.version += 1
+
+    def _work(self) -> Coroutine[Any, Any, None]:
+        return self.run()
 
     async def run(self) -> None:
         while True:
@@ -284,39 +299,23 @@ def health_of(server: Any) -> str:
     return "error"
 
 
-class ServerOverview:
+class ServerOverview(Leased):
     """Health history and per-session ingest across the whole server."""
 
     def __init__(self, dashboard: Any) -> None:
+        super().__init__()
         self.dashboard = dashboard
         self.health: deque[tuple[float, str]] = deque(maxlen=HEALTH_KEPT)
         self.lines: dict[str, SessionLine] = {}
         self.status_offered: bool | None = None  # False: stream/status not offered
         self.max_sessions: int | None = None  # when the sessions store does not know it
-        self._wanted = False
-        self._wanted_at = 0.0
         self.polls = 0
         self.version = 0
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._health_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._health_task is None:
             self._health_task = asyncio.ensure_future(self._sample_health())
-
-    @property
-    def wanted(self) -> bool:
-        return self._wanted and time.monotonic() - self._wanted_at < LEASE
-
-    def want(self, flag: bool) -> None:
-        if flag and not self.wanted:
-            self._wake.set()
-        self._wanted = flag
-        if flag:
-            self._wanted_at = time.monotonic()
-            if self._task is None:
-                self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
         await cancel_quietly(self._task)
@@ -378,6 +377,9 @@ class ServerOverview:
 
         await asyncio.gather(*(read(sid) for sid in list(self.lines)))
         self.version += 1
+
+    def _work(self) -> Coroutine[Any, Any, None]:
+        return self._run()
 
     async def _run(self) -> None:
         while True:
