@@ -156,7 +156,9 @@ def test_server_overview_totals_and_table_match_the_listing(
                     timeout=10_000)
     assert panel.cell(sid, "queue").endswith(f"/ {status.streaming.queue_capacity}")
     assert panel.cell(sid, "data v") == f"v{view.model.data_version}"
-    assert any(state == "ready" for _, state in overview.health)
+    # The health strip samples on its own clock: wait for its first "ready" sample.
+    qtbot.waitUntil(lambda: any(state == "ready" for _, state in overview.health),
+                    timeout=10_000)
     # sortable: by tokens, largest first
     tokens_col = 2
     panel.table.sortByColumn(tokens_col, __import__("PySide6.QtCore").QtCore.Qt.SortOrder
