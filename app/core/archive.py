@@ -48,7 +48,6 @@ CREATE TABLE IF NOT EXISTS sessions (
     feed TEXT,
     feed_start INTEGER NOT NULL DEFAULT 0,
     server_start INTEGER NOT NULL DEFAULT 0,
-    tab_open INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     used REAL NOT NULL,
     UNIQUE (server, session_id)
@@ -76,7 +75,6 @@ class ArchivedSession:
     feed: dict[str, Any] | None  # how to play the feed again (kind, path/seed, speed, ...)
     feed_start: int  # the seq of the feed's first entry
     server_start: int  # the seq of the first entry the current server session holds
-    tab_open: bool
     first_seq: int  # seq of the oldest entry kept
     count: int  # entries kept
 
@@ -192,10 +190,6 @@ class SessionArchive:
         self._conn().execute("UPDATE sessions SET feed = ?, feed_start = ? WHERE key = ?",
                              (None if feed is None else json.dumps(feed), feed_start, key))
 
-    def set_tab_open(self, key: int, is_open: bool) -> None:
-        self._conn().execute("UPDATE sessions SET tab_open = ? WHERE key = ?",
-                             (int(is_open), key))
-
     def forget(self, key: int) -> None:
         db = self._conn()
         db.execute("DELETE FROM entries WHERE session = ?", (key,))
@@ -207,18 +201,21 @@ class SessionArchive:
         db = self._conn()
         rows = db.execute(
             "SELECT s.key, s.server, s.session_id, s.type, s.spec, s.feed, s.feed_start, "
-            "s.server_start, s.tab_open, MIN(e.seq), COUNT(e.seq) FROM sessions s "
+            "s.server_start, MIN(e.seq), COUNT(e.seq) FROM sessions s "
             "LEFT JOIN entries e "
             "ON e.session = s.key WHERE s.server = ? GROUP BY s.key ORDER BY s.created",
             (server,)).fetchall()
         return [ArchivedSession(int(k), srv, sid, typ, json.loads(spec),
                                 None if feed is None else json.loads(feed), int(start),
-                                int(server_start), bool(tab), int(first or 0), int(n))
-                for k, srv, sid, typ, spec, feed, start, server_start, tab, first, n in rows]
+                                int(server_start), int(first or 0), int(n))
+                for k, srv, sid, typ, spec, feed, start, server_start, first, n in rows]
 
-    def entries(self, key: int) -> list[dict[str, Any]]:
-        return [json.loads(w) for (w,) in self._conn().execute(
-            "SELECT wire FROM entries WHERE session = ? ORDER BY seq", (key,))]
+    def entries(self, key: int, parse: Callable[[Any], Any] | None = None) -> list[Any]:
+        """A session's entries in order, as wire dicts or as `parse` makes them."""
+        rows = self._conn().execute("SELECT wire FROM entries WHERE session = ? ORDER BY seq",
+                                    (key,))
+        wires = [json.loads(w) for (w,) in rows]
+        return wires if parse is None else [parse(w) for w in wires]
 
 
 class SessionJournal:
@@ -243,19 +240,8 @@ class SessionJournal:
     def renamed(self, session_id: str, resent: int, spec: Any = None) -> None:
         """The session was recreated as `session_id` with the newest `resent` entries."""
         self.archive.post(self.archive.renamed, self.key, session_id, self.seq - resent,
-                          None if spec is None else spec_dict(spec))
-
-    def tab_open(self, is_open: bool) -> None:
-        self.archive.post(self.archive.set_tab_open, self.key, is_open)
+                          None if spec is None else spec.to_dict())
 
     def forget(self) -> None:
         self.archive.post(self.archive.forget, self.key)
 
-
-def spec_dict(spec: Any) -> dict[str, Any]:
-    """A SessionSpec as JSON (its flash questions as a list)."""
-    from dataclasses import asdict
-
-    data = asdict(spec)
-    data["flash"] = list(data.get("flash") or ())
-    return data

@@ -16,12 +16,12 @@ from typing import Any
 from app.api import LayerScale, LayerScaleError
 from app.api.generation import Generation
 from app.core import per_generation
-from app.core.archive import ArchivedSession, SessionArchive, SessionJournal, spec_dict
+from app.core.archive import ArchivedSession, SessionArchive, SessionJournal
 from app.core.gen2_compat import Ledger
 from app.core.link import SessionRunner
 from app.core.problems import Problem, diagnose
 from app.core.server import Banner, ServerMonitor, ServerState, cancel_quietly
-from app.core.session import Mode, SessionModel, SessionSpec, spec_from_dict
+from app.core.session import Mode, SessionModel, SessionSpec
 from app.core.sessions import SessionsStore
 from app.feeds.base import Feed
 from app.feeds.resume import feed_from_recipe
@@ -201,7 +201,7 @@ class Dashboard:
         journal = None
         if self.archive is not None:
             key = await self.archive.call(self.archive.remember, self.url, sid, spec.type,
-                                          spec_dict(spec))
+                                          spec.to_dict())
             journal = SessionJournal(self.archive, key, 0)
         return self._open_model(model, journal) if open_view else model
 
@@ -288,11 +288,11 @@ class Dashboard:
         """The server's session ids, asked until it answers or `timeout` passes."""
         # The monitor lists them (either generation); wait for its first listing.
         deadline = asyncio.get_running_loop().time() + timeout
+        self.poke()
         while not self.sessions.polls:
             if asyncio.get_running_loop().time() > deadline:
                 log.info("sessions not listed in %.0f s: nothing re-adopted", timeout)
                 return None
-            self.poke()
             await asyncio.sleep(0.1)
         return set(self.sessions.rows)
 
@@ -307,11 +307,12 @@ class Dashboard:
         existing = self.find(kept.session_id)
         if existing is not None:
             return existing.model
-        spec = spec_from_dict(kept.spec)
+        spec = SessionSpec.from_dict(kept.spec)
         model = SessionModel(kept.session_id, kept.type, mode=Mode.OWNED, spec=spec)
-        stored = await self.archive.call(self.archive.entries, kept.key)
         stream = model.stream
-        model.store.extend([stream.from_wire(w) for w in stored])
+        # Read and parsed on the archive's thread: a long history must not hold the GUI.
+        stored = await self.archive.call(self.archive.entries, kept.key, stream.from_wire)
+        model.store.extend(stored)
         end_seq = kept.first_seq + len(stored)
         journal = SessionJournal(self.archive, kept.key, end_seq)
         accepted = 0
@@ -334,8 +335,9 @@ class Dashboard:
                 # the server may hold more than was written down before the crash.
                 journaled = max(0, end_seq - kept.server_start)
                 unseen = max(0, accepted - journaled) if on_server else 0
-                feed.skip(max(0, end_seq - kept.feed_start))
-                extra = feed.skip(unseen)
+                # Generating or reading past what was played is CPU work: off the GUI loop.
+                await asyncio.to_thread(feed.skip, max(0, end_seq - kept.feed_start))
+                extra = await asyncio.to_thread(feed.skip, unseen)
         if extra:
             model.store.extend(extra)
             journal.record([stream.to_wire(e) for e in extra])

@@ -53,7 +53,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.api import LayerScale, LayerScaleError, LinkState, ReconnectingSessionStream
-from app.api.errors import NotFoundError
+from app.api.errors import NotFoundError, NotOfferedError
 from app.api.models import (
     ConnectedEvent,
     DataUpdatedEvent,
@@ -82,7 +82,6 @@ STATS_TICK = 0.25  # how soon a view that starts showing stats gets them
 HOLD_QUEUE = 128  # "hold": entries we let wait in the server's queue; the rest wait here
 STATUS_MIN_INTERVAL = 0.25  # seconds between two stream/status reads
 STATUS_IDLE_INTERVAL = 1.0  # ...and how often while something is queued but no event comes
-POLICIES = ("hold", "latest")
 
 
 class SessionRunner:
@@ -107,6 +106,7 @@ class SessionRunner:
         self._open = asyncio.Event()
         self._acked = asyncio.Event()
         self._inflight: list[Any] | None = None
+        self._inflight_wire: list[dict[str, Any]] = []  # the in-flight batch as sent
         self._uncertain = False  # the in-flight batch may or may not have reached the server
         self._rejecting = False  # ...and an error event says the server refused it
         self._refusal = ""  # the server's words for that refusal, shown as they are
@@ -114,11 +114,10 @@ class SessionRunner:
         # Entries the server enqueued from us on the current session (an adopted session
         # starts from the server's own count).
         self._accepted = accepted
-        self._base = len(model.store) - accepted  # store index of the session's first entry
-        progress = model.progress
-        progress.base = self._base
+        progress = model.progress  # its `base`: store index of the session's first entry
+        progress.base = len(model.store) - accepted
         progress.stored = len(model.store)
-        progress.ingested = max(progress.ingested, self._base)
+        progress.ingested = max(progress.ingested, progress.base)
         self.journal = journal
         self._status_wanted = asyncio.Event()  # a stream/status read would tell us more
         self._status_offered = True  # False once a server has no stream/status (gen 2)
@@ -372,7 +371,7 @@ class SessionRunner:
     def _note_version(self, version: int, data_count: int | None) -> None:
         m = self.model
         sent = len(m.store) + len(self._inflight or [])
-        if m.owned and data_count and self._base + data_count == sent:
+        if m.owned and data_count and m.progress.base + data_count == sent:
             # The session holds everything sent to it: the newest sent is the newest read.
             ts = self._sent_timestamp(sent - 1)
             if ts is not None:
@@ -411,8 +410,7 @@ class SessionRunner:
             except NotFoundError:
                 continue  # gone: the main loop finds out and recreates
             except (LayerScaleError, OSError) as exc:
-                if getattr(exc, "status", None) in (404, 405, 501) or isinstance(
-                        exc, NotImplementedError):
+                if isinstance(exc, NotOfferedError) or getattr(exc, "status", None) in (405, 501):
                     self._status_offered = False  # a server without stream/status
                 log.debug("stream/status: %s", exc)
             else:
@@ -440,7 +438,7 @@ class SessionRunner:
         m.progress.status(processed, status.streaming.queue_size,
                           status.streaming.queue_capacity)
         m.server_queue = status.streaming.queue_size
-        ts = self._sent_timestamp(self._base + processed - 1)
+        ts = self._sent_timestamp(m.progress.base + processed - 1)
         if ts is not None and version:
             m.ledger.record(version, ts)
         self._progressed()
@@ -498,7 +496,7 @@ class SessionRunner:
             return  # an ack we can no longer match; status decides for that batch
         pushed = max(0, min(pushed, len(batch)))
         self._accepted += pushed
-        self._draw(batch[:pushed])
+        self._draw(batch[:pushed], self._inflight_wire[:pushed])
         m.progress.acked(len(m.store), self._accepted, queue_size)
         rest = batch[pushed:]
         if rest:
@@ -514,12 +512,15 @@ class SessionRunner:
         self._progressed()
         self._acked.set()
 
-    def _draw(self, entries: list[Any]) -> None:
+    def _draw(self, entries: list[Any], wires: list[dict[str, Any]] | None = None) -> None:
+        """Store acknowledged entries (and journal their wire JSON: the pushed one when
+        given, not built a second time)."""
         if entries:
             self.model.store.extend(entries)
             self.model.acked += len(entries)
             if self.journal is not None:
-                self.journal.record([self.stream_type.to_wire(e) for e in entries])
+                self.journal.record(wires if wires is not None else
+                                    [self.stream_type.to_wire(e) for e in entries])
             self.model.touch()
 
     # ------------------------------------------------------------------ backpressure
@@ -618,7 +619,8 @@ class SessionRunner:
             m.touch()
             try:
                 latency.pushed(m)
-                await stream.push([self.stream_type.to_wire(e) for e in batch])
+                self._inflight_wire = [self.stream_type.to_wire(e) for e in batch]
+                await stream.push(self._inflight_wire)
             except (LayerScaleError, OSError) as exc:
                 # Maybe sent, maybe not: settle it through stream/status once open again.
                 log.info("push failed (%s); will settle through stream/status", exc)
@@ -635,7 +637,8 @@ class SessionRunner:
         enqueued = status.statistics.total_enqueued
         arrived = max(0, min(len(batch), enqueued - self._accepted))
         self._accepted += arrived
-        self._draw(batch[:arrived])
+        self._draw(batch[:arrived], self._inflight_wire[:arrived]
+                   if len(self._inflight_wire) == len(batch) else None)
         m.progress.acked(len(m.store), self._accepted, status.streaming.queue_size)
         rest = batch[arrived:]
         if rest and m.progress.context_full:
@@ -675,7 +678,6 @@ class SessionRunner:
             result = await self.client.sessions.push(new, chunk)
             seeded += result.pushed
         self._accepted = seeded
-        self._base = n - keep
         m.progress.acked(n, seeded, None)
         m.ledger.clear()  # the new session counts versions from 0 again
         m.recreated += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -61,13 +61,16 @@ class SessionSpec:
             kwargs["flash"] = items
         return kwargs
 
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON (app.core.archive keeps it): the flash questions as a list."""
+        return {**asdict(self), "flash": list(self.flash)}
 
-def spec_from_dict(data: dict[str, Any]) -> SessionSpec:
-    """The inverse of app.core.archive.spec_dict (unknown keys ignored)."""
-    known = {f for f in SessionSpec.__dataclass_fields__}
-    kwargs = {k: v for k, v in data.items() if k in known}
-    kwargs["flash"] = tuple(kwargs.get("flash") or ())
-    return SessionSpec(**kwargs)
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionSpec:
+        """The inverse of `to_dict` (unknown keys ignored)."""
+        kwargs = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        kwargs["flash"] = tuple(kwargs.get("flash") or ())
+        return cls(**kwargs)
 
 
 @dataclass

@@ -126,6 +126,7 @@ class FlashPanel(QWidget):
         self._flips_seen = model.board.flip_seq  # flips before the view opened are not news
         self._seen_data_version = -1
         self._seen_truth: tuple[object, ...] = ()
+        self._stale_shown = False  # some row says how many seconds it is behind
         self._last_tick = 0.0
         self.set_writable(True)
 
@@ -162,10 +163,11 @@ class FlashPanel(QWidget):
             return
         self._last_tick = now_mono
         now = time.time()
-        if changed or any(self.model.verdict(q.latest.data_version).behind_entries
-                          for q in board.queries.values() if q.latest is not None):
+        # A stale answer's "S s behind" counts on: refilled once a second like the ages.
+        if changed or self._stale_shown:
             self._seen_version, self._seen_data_version = board.version, m.data_version
             self._seen_truth = truth
+            self._stale_shown = False
             for qid in list(self._items):
                 if qid not in board.queries:
                     item = self._items.pop(qid)
@@ -195,7 +197,8 @@ class FlashPanel(QWidget):
         m = self.model
         verdict = m.verdict(None if q.latest is None else q.latest.data_version)
         item.setText(C_STATE, verdict.describe(m.stream.unit))
-        item.setForeground(C_STATE, QBrush(QColor(STATE_COLOURS[verdict.state])))
+        item.setForeground(C_STATE, QBrush(QColor(state_colour(verdict.state))))
+        self._stale_shown |= verdict.behind_entries > 0
         item.setToolTip(C_STATE, state_tip(verdict, q, m))
         history = list(q.history)
         while item.childCount() > len(history):
@@ -236,9 +239,10 @@ class FlashPanel(QWidget):
         return item.text(C_ANSWER) if item else None
 
 
-STATE_COLOURS = {Freshness.WAITING: theme.MUTED, Freshness.FRESH: theme.OK,
-                 Freshness.STALE: theme.WARN, Freshness.FULL: theme.ERROR,
-                 Freshness.GONE: theme.MUTED}
+def state_colour(state: Freshness) -> str:
+    """Read from the theme at paint time (a theme switch changes its colours)."""
+    return {Freshness.FRESH: theme.OK, Freshness.STALE: theme.WARN,
+            Freshness.FULL: theme.ERROR}.get(state, theme.MUTED)
 
 
 def state_tip(verdict: Verdict, q: FlashQueryState, m: SessionModel) -> str:

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.sessions_dock = self.add_dock("Sessions", self.sessions,
                                            Qt.DockWidgetArea.LeftDockWidgetArea)
         self.views: list[SessionView] = []
+        self._labels: dict[SessionView, str] = {}  # tabs of another server's sessions
         attach_cockpit(self)  # session state, ingest, server overview, console docks
         self.tray = self._make_tray()
         self.statusBar().showMessage("Ready")
@@ -251,19 +252,31 @@ class MainWindow(QMainWindow):
                 if focus:
                     self.tabs.setCurrentWidget(view)
                 return view
-        view = SessionView(self.dashboard, model)
-        view.notify.connect(self.notify)
-        view.title_changed.connect(lambda v=view: self._retitle(v))
-        self.views.append(view)
-        self.tabs.addTab(view, model.title())
+        view = self._add_view(self.dashboard, model)
         if focus or self.tabs.count() == 1:
             self.tabs.setCurrentWidget(view)
         return view
 
+    def _add_view(self, dashboard: Dashboard, model: SessionModel,
+                  label: str | None = None) -> SessionView:
+        """A tab for `model`; `label` (another server's) goes before its title."""
+        view = SessionView(dashboard, model)
+        view.notify.connect(self.notify)
+        view.title_changed.connect(lambda v=view: self._retitle(v))
+        if label:
+            self._labels[view] = label
+        self.views.append(view)
+        self.tabs.addTab(view, self._tab_text(view))
+        return view
+
+    def _tab_text(self, view: SessionView) -> str:
+        label = self._labels.get(view)
+        return f"{label} · {view.model.title()}" if label else view.model.title()
+
     def _retitle(self, view: SessionView) -> None:
         i = self.tabs.indexOf(view)
         if i >= 0:
-            self.tabs.setTabText(i, view.model.title())
+            self.tabs.setTabText(i, self._tab_text(view))
 
     def open_session(self, session_id: str) -> SessionView | None:
         kept = self.dashboard.archived_by_id.get(session_id)
@@ -299,12 +312,7 @@ class MainWindow(QMainWindow):
             except UnknownStreamType as exc:
                 self._error(f"Cannot open {session_id} on {label}: {exc}")
                 return None
-            found = view = SessionView(dashboard, model)
-            view.notify.connect(self.notify)
-            view.title_changed.connect(lambda: self.tabs.setTabText(
-                self.tabs.indexOf(view), f"{label} · {model.title()}"))
-            self.views.append(view)
-            self.tabs.addTab(view, f"{label} · {model.title()}")
+            found = self._add_view(dashboard, model, label)
         self.tabs.setCurrentWidget(found)
         return found
 
@@ -322,6 +330,7 @@ class MainWindow(QMainWindow):
         self._drop_view(view)
 
     def _drop_view(self, view: SessionView) -> None:
+        self._labels.pop(view, None)
         if view in self.views:
             self.views.remove(view)
         i = self.tabs.indexOf(view)
