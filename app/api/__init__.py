@@ -5,17 +5,41 @@
         print(await client.health())
         print(await client.generation())   # API generation 1 or 2, found with GETs only
 
-Knows nothing of the dashboard and imports no Qt.
+Knows nothing of the dashboard and imports no Qt. The names below are loaded on first
+use (PEP 562): importing a light submodule (errors, generation) does not pull in httpx
+and the pydantic models, which the GUI's start-up defers until its window is painted.
 """
 
-from app.api.backoff import Backoff
-from app.api.client import LayerScale
-from app.api.errors import LayerScaleError, NotOfferedError
-from app.api.generation import Capabilities, Detection, Generation
-from app.api.reconnect import LinkState, ReconnectingSessionStream
-from app.api.streams import Stream
-from app.api.transport import NOT_GIVEN
-from app.api.ws import SessionSocket, SocketOptions
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.api.backoff import Backoff
+    from app.api.client import LayerScale
+    from app.api.errors import LayerScaleError, NotOfferedError
+    from app.api.generation import Capabilities, Detection, Generation
+    from app.api.reconnect import LinkState, ReconnectingSessionStream
+    from app.api.streams import Stream
+    from app.api.transport import NOT_GIVEN
+    from app.api.ws import SessionSocket, SocketOptions
+
+_WHERE = {
+    "NOT_GIVEN": "transport",
+    "Backoff": "backoff",
+    "Capabilities": "generation",
+    "Detection": "generation",
+    "Generation": "generation",
+    "LayerScale": "client",
+    "LayerScaleError": "errors",
+    "LinkState": "reconnect",
+    "NotOfferedError": "errors",
+    "ReconnectingSessionStream": "reconnect",
+    "SessionSocket": "ws",
+    "SocketOptions": "ws",
+    "Stream": "streams",
+}
 
 __all__ = [
     "NOT_GIVEN",
@@ -32,3 +56,16 @@ __all__ = [
     "SocketOptions",
     "Stream",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"app.api.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -16,9 +17,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.problems import Problem
-from app.core.server import Banner as BannerState
-from app.core.server import ServerState
 from app.ui import theme
+
+if TYPE_CHECKING:  # the window's shell is painted before the core is imported
+    from app.core.server import Banner as BannerState
+    from app.core.server import ServerState
 
 BANNER_COLOURS = {
     Problem.UNREACHABLE: ("#3a1d1f", theme.ERROR),

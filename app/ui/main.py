@@ -6,6 +6,10 @@
 The window opens at once; starting the bundled server (--demo, or --replay without
 --server) and creating sessions happen afterwards on the qasync loop, with their
 progress in the status bar, so the GUI never waits on the network.
+
+Start-up paints first: this module imports only Qt, qasync and the window's shell; the
+core (the API client's pydantic models, httpx, numpy, the stream types) and the panels
+(pyqtgraph) are imported once the shell has been painted, while it shows "Starting…".
 """
 
 from __future__ import annotations
@@ -18,24 +22,25 @@ import logging
 import math
 import os
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from app.ui import layout, theme  # isort: skip  (first: pins the Qt binding, app/ui/__init__)
 import qasync
-from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
 
-from app.core.archive import ArchivedSession, SessionArchive
-from app.core.dashboard import Dashboard
-from app.core.session import SessionModel, SessionSpec
 from app.paths import config_dir
-from app.secrets import resolve_key_async
-from app.streams import registry
-from app.ui import layout, theme  # first: pins the Qt binding (see app/ui/__init__.py)
 from app.ui.icon import apply_identity
 from app.ui.main_window import MainWindow
 from app.ui.screenshot import save_screenshot, shows_answers
 from app.ui.tasks import spawn
+
+if TYPE_CHECKING:
+    from app.core.archive import ArchivedSession
+    from app.core.dashboard import Dashboard
+    from app.core.session import SessionModel, SessionSpec
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +48,42 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 # Entries played at once so the plot and the model start with some history: the session's
 # window's worth.
 DEMO_BACKLOG = 60
+# What a first paint waits for at most (a window that is never exposed, e.g. minimised).
+FIRST_PAINT_WAIT_S = 0.5
+# Imported on a worker thread while the shell is up: no Qt in them (tests/api/test_boundaries).
+CORE_MODULES = ("app.core.dashboard", "app.core.archive", "app.secrets")
 
 
-def demo_spec(stream_name: str = registry.DEFAULT) -> SessionSpec:
+def demo_spec(stream_name: str | None = None) -> SessionSpec:
     """The demo session of a stream type: its prompt and flash questions, framed for the
     bundled model (app.streams)."""
-    stream = registry.get(stream_name)
+    from app.core.session import SessionSpec
+    from app.streams import registry
+
+    stream = registry.get(stream_name or registry.DEFAULT)
     return SessionSpec(type=stream.name, prompt=stream.demo_prompt(), context=4096,
                        window_size=DEMO_BACKLOG, flash=stream.demo_questions(),
                        flash_max_tokens=8, mark_prefix=True)
 
 
+def _stream_types(argv: list[str]) -> tuple[tuple[str, ...], str]:
+    """The stream type names and the default, read (app.streams: pydantic, numpy) only if
+    the command line can mean --demo (or an abbreviation) or --help."""
+    if not any(a.startswith(("--d", "--h", "-h")) for a in argv):
+        return (), ""
+    from app.streams import registry
+
+    return registry.names(), registry.DEFAULT
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    names, default = _stream_types(argv)
     p = argparse.ArgumentParser(prog="layerscale-dashboard",
                                 description="Desktop dashboard for LayerScale servers.")
     p.add_argument("--server", metavar="URL", help=f"server to connect to (default {DEFAULT_URL})")
-    p.add_argument("--demo", nargs="?", const=registry.DEFAULT, metavar="TYPE",
-                   choices=registry.names(),
+    p.add_argument("--demo", nargs="?", const=default, metavar="TYPE", choices=names or None,
                    help="start the bundled server if none answers, create a demo session of "
-                        f"TYPE ({', '.join(registry.names())}; default {registry.DEFAULT}) "
+                        f"TYPE ({', '.join(names)}; default {default}) "
                         "with two flash queries and feed it synthetic data")
     p.add_argument("--replay", metavar="FILE.csv", type=Path,
                    help="create an OHLCV session and replay this CSV file into it")
@@ -105,6 +127,50 @@ def window_settings() -> QSettings:
     return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
+class _FirstPaint(QObject):
+    """Sets `done` once `widget` has finished its first Paint event."""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__(widget)
+        self.widget = widget
+        self.done = asyncio.Event()
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.widget and event.type() == QEvent.Type.Paint and not self.done.is_set():
+            # After this paint has been delivered: the pixels are out before the heavy work.
+            QTimer.singleShot(0, self.done.set)
+            obj.removeEventFilter(self)
+        return False
+
+
+def _import_core() -> None:
+    import importlib
+
+    for name in CORE_MODULES:
+        importlib.import_module(name)
+
+
+async def import_core() -> None:
+    """The core's modules, imported on a worker thread so the painted shell still handles
+    its events meanwhile (the GIL is shared, but released to the GUI every few ms)."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def work() -> None:
+        try:
+            _import_core()
+            result: BaseException | None = None
+        except BaseException as exc:  # re-raised on the loop
+            result = exc
+        loop.call_soon_threadsafe(lambda: done.done() or done.set_result(result))
+
+    threading.Thread(target=work, name="import-core", daemon=True).start()
+    failure = await done
+    if failure is not None:
+        raise failure
+
+
 async def run(args: argparse.Namespace) -> int:
     needs_local = args.demo or (args.replay is not None and not args.server)
     automated = args.quit_after is not None
@@ -113,17 +179,27 @@ async def run(args: argparse.Namespace) -> int:
     # use the bundled one's default address.
     remembered = None if needs_local or automated else layout.last_server(settings)
     url = (args.server or remembered or DEFAULT_URL).rstrip("/")
-    archive = SessionArchive()
-    dashboard = Dashboard(url, key_lookup=resolve_key_async, archive=archive)
-    window = MainWindow(dashboard, settings=None if automated else settings)
-    window.restore_layout()
+    # The window's shell first, where it was last time, painted before the core loads.
+    window = MainWindow(None, settings=None if automated else settings, url=url)
+    window.restore_layout(docks=False)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
-    attach_launcher(window, None)
+    painted = _FirstPaint(window)
+    window.show()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(painted.done.wait(), FIRST_PAINT_WAIT_S)
+    await import_core()
+    from app.core.archive import SessionArchive
+    from app.core.dashboard import Dashboard
+    from app.secrets import resolve_key_async
     from app.ui.fleet_view import open_fleet
 
+    archive = SessionArchive()
+    dashboard = Dashboard(url, key_lookup=resolve_key_async, archive=archive)
+    window.attach(dashboard)
+    window.restore_layout()  # the docks, now that they exist
+    attach_launcher(window, None)
     fleet = open_fleet(window)  # the fleet dock: one poller per saved server
-    window.show()
     # The window and its docks live until quit: taking them out of the collector's reach
     # keeps bulk candle ingest free of long full-heap GC pauses (measured by the chart bench).
     gc.collect()
@@ -238,7 +314,7 @@ async def start_feed_session(window: MainWindow, args: argparse.Namespace,
             "from the last run; the feed resumes", 10000)
         return
     window.statusBar().showMessage("Creating the session…")
-    view = await window.create_session(demo_spec(args.demo or registry.DEFAULT))
+    view = await window.create_session(demo_spec(args.demo))
     model = view.model
     ephemeral.append(model)
     if args.replay is not None:
@@ -271,12 +347,15 @@ async def resumable_session(dashboard: Dashboard, args: argparse.Namespace
                             ) -> ArchivedSession | None:
     """A session of an earlier run that was playing this same replay (or demo) when that
     run ended without deleting it (killed, crashed)."""
+    from app.streams import registry
+
+    default = registry.DEFAULT
     for kept in reversed(await dashboard.archived()):
         feed = kept.feed or {}
         if args.replay is not None:
             if feed.get("kind") == "csv" and feed.get("path") == str(args.replay.resolve()):
                 return kept
-        elif feed.get("kind") == "synthetic" and kept.type == (args.demo or registry.DEFAULT):
+        elif feed.get("kind") == "synthetic" and kept.type == (args.demo or default):
             return kept
     return None
 

@@ -2,11 +2,17 @@
 
 One display-rate QTimer reads core and repaints what changed; network work runs
 as asyncio tasks on the qasync loop, never inside a paint or a slot's body.
+
+Built in two steps so the app can paint before it imports its core: `MainWindow(None,
+url=...)` is the shell (menus, connect bar, status bar; light imports only), and
+`attach(dashboard)` adds the rest (sessions dock, cockpit docks, tabs, display timer).
+`MainWindow(dashboard)` does both at once.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QIcon, QKeySequence, QPainter, QPixmap
@@ -22,17 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.dashboard import Dashboard
-from app.core.session import SessionModel, SessionSpec
-from app.secrets import resolve_key_async
-from app.streams.registry import UnknownStreamType
 from app.ui import layout, theme
 from app.ui.banner import Banner, ConnectBar
-from app.ui.cockpit import attach_cockpit
-from app.ui.create_dialog import CreateSessionDialog
-from app.ui.session_view import SessionView
-from app.ui.sessions_table import SessionsPanel
 from app.ui.tasks import spawn
+
+if TYPE_CHECKING:  # imported by attach(): the shell paints without them
+    from app.core.dashboard import Dashboard
+    from app.core.session import SessionModel, SessionSpec
+    from app.ui.cockpit import CockpitUI
+    from app.ui.session_view import SessionView
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +48,27 @@ DOCK_HEIGHT = 210
 class MainWindow(QMainWindow):
     closed = Signal()
 
-    def __init__(self, dashboard: Dashboard, parent: QWidget | None = None, *,
-                 settings: QSettings | None = None) -> None:
+    dashboard: Dashboard
+    cockpit: CockpitUI
+
+    def __init__(self, dashboard: Dashboard | None, parent: QWidget | None = None, *,
+                 settings: QSettings | None = None, url: str = "") -> None:
         super().__init__(parent)
-        self.dashboard = dashboard
         # Where the layout, open tabs and last server are remembered (None: nothing is,
         # as in tests that do not test exactly that).
         self.settings = settings
         self._seen_open = -1
+        self._attached = False
+        self._shut = False
+        self.views: list[SessionView] = []
+        self._labels: dict[SessionView, str] = {}  # tabs of another server's sessions
         self.setWindowTitle("LayerScale Dashboard")
         self.resize(1600, 960)
         self.setDockNestingEnabled(True)
-        self.connect_bar = ConnectBar(dashboard.url)
+        self.connect_bar = ConnectBar(dashboard.url if dashboard is not None else url)
         self.connect_bar.connect_requested.connect(self.connect_to)
         self.banner = Banner()
-        self.banner.retry_requested.connect(lambda: self.dashboard.poke())
+        self.banner.retry_requested.connect(self._poke)
         self.tabs = QTabWidget()
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
@@ -77,23 +87,41 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.empty, 1)
         self.setCentralWidget(central)
+        self.tabs.hide()  # until a session is open (refresh() keeps this up to date)
+        self._build_menus()
+        # Its place is kept from the first paint; the table comes with attach().
+        self.sessions_dock = self.add_dock("Sessions", QWidget(),
+                                           Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tray: QSystemTrayIcon | None = None
+        self._seen_server: tuple[int, int] = (0, -1)
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self.refresh)
+        if dashboard is None:
+            self.statusBar().showMessage("Starting…")
+        else:
+            self.attach(dashboard)
+
+    def attach(self, dashboard: Dashboard) -> None:
+        """The rest of the window over `dashboard`: sessions dock, cockpit docks, tray,
+        display timer (once)."""
+        if self._attached:
+            return
+        from app.ui.cockpit import attach_cockpit
+        from app.ui.sessions_table import SessionsPanel
+
+        self._attached = True
+        self.dashboard = dashboard
+        if not self.connect_bar.url.text():
+            self.connect_bar.url.setText(dashboard.url)
         self.sessions = SessionsPanel(dashboard.sessions)
         self.sessions.open_requested.connect(self.open_session)
         self.sessions.delete_requested.connect(self.delete_session)
         self.sessions.create_requested.connect(self.create_session_dialog)
-        self._build_menus()
-        self.sessions_dock = self.add_dock("Sessions", self.sessions,
-                                           Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.views: list[SessionView] = []
-        self._labels: dict[SessionView, str] = {}  # tabs of another server's sessions
+        self.sessions_dock.setWidget(self.sessions)
         attach_cockpit(self)  # session state, ingest, server overview, console docks
         self.tray = self._make_tray()
         self.statusBar().showMessage("Ready")
-        self._seen_server: tuple[int, int] = (0, -1)
-        self._shut = False
-        self.timer = QTimer(self)
-        self.timer.setInterval(FRAME_MS)
-        self.timer.timeout.connect(self.refresh)
         self.timer.start()
         self.refresh()
 
@@ -110,7 +138,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_)
         self.server_menu: QMenu = bar.addMenu("&Server")
         reconnect = QAction("Reconnect now", self)
-        reconnect.triggered.connect(lambda: self.dashboard.poke())
+        reconnect.triggered.connect(self._poke)
         self.server_menu.addAction(reconnect)
         self.server_menu.addSeparator()  # the launcher's actions and dialogs go below
         self.view_menu: QMenu = bar.addMenu("&View")
@@ -119,7 +147,13 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(grid)
         self.view_menu.addSeparator()
 
+    def _poke(self) -> None:
+        if self._attached:
+            self.dashboard.poke()
+
     def open_grid(self) -> None:
+        if not self._attached:
+            return
         from app.ui.grid_view import open_grid
 
         open_grid(self)
@@ -168,21 +202,22 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ remembered layout
     def save_layout(self) -> None:
         """Window geometry, docks, the server and its open tabs, for the next start."""
-        if self.settings is None:
+        if self.settings is None or not self._attached:
             return
         layout.save(self.settings, self.saveGeometry(), self.saveState(), self.dashboard.url,
                     [v.model.session_id for v in self.views if v.dashboard is self.dashboard])
         self.settings.sync()
 
-    def restore_layout(self) -> bool:
-        """Geometry and docks as they were at the last close; False if nothing was kept."""
+    def restore_layout(self, *, docks: bool = True) -> bool:
+        """Geometry and docks as they were at the last close; False if nothing was kept.
+        `docks=False`: the geometry alone (the shell, before its docks exist)."""
         if self.settings is None:
             return False
         geometry, state = layout.window(self.settings)
         restored = False
         if geometry is not None:
             restored = bool(self.restoreGeometry(geometry))
-        if state is not None:
+        if state is not None and docks:
             restored = bool(self.restoreState(state)) or restored
         return restored
 
@@ -215,10 +250,14 @@ class MainWindow(QMainWindow):
     def connect_to(self, url: str) -> None:
         """Switch servers: this server's tabs are remembered and closed, the new one's
         reopened."""
+        if not self._attached:
+            return
         self.save_layout()
         for view in list(self.views):
             if view.dashboard is self.dashboard:
                 self._remove_view(view)
+
+        from app.secrets import resolve_key_async
 
         async def go() -> None:
             # keyring: D-Bus, maybe an unlock prompt: on its own thread, never the GUI's
@@ -235,6 +274,10 @@ class MainWindow(QMainWindow):
         spawn(go(), on_error=failed)
 
     def create_session_dialog(self) -> None:
+        if not self._attached:
+            return  # still starting: no server to create it on yet
+        from app.ui.create_dialog import CreateSessionDialog
+
         dialog = CreateSessionDialog(self)
         dialog.set_generation(self.dashboard.generation)  # gen 2: id, pre_decode, window
         if dialog.exec():
@@ -260,6 +303,8 @@ class MainWindow(QMainWindow):
     def _add_view(self, dashboard: Dashboard, model: SessionModel,
                   label: str | None = None) -> SessionView:
         """A tab for `model`; `label` (another server's) goes before its title."""
+        from app.ui.session_view import SessionView
+
         view = SessionView(dashboard, model)
         view.notify.connect(self.notify)
         view.title_changed.connect(lambda v=view: self._retitle(v))
@@ -279,6 +324,8 @@ class MainWindow(QMainWindow):
             self.tabs.setTabText(i, self._tab_text(view))
 
     def open_session(self, session_id: str) -> SessionView | None:
+        from app.streams.registry import UnknownStreamType
+
         kept = self.dashboard.archived_by_id.get(session_id)
         if kept is not None and self.dashboard.find(session_id) is None:
             # Ours from an earlier run: adopt it (history from disk, feed resumed).
@@ -304,6 +351,8 @@ class MainWindow(QMainWindow):
         """A session of another server (the fleet view) in a tab labelled with it."""
         if dashboard is self.dashboard:
             return self.open_session(session_id)
+        from app.streams.registry import UnknownStreamType
+
         found = next((v for v in self.views if v.dashboard is dashboard
                       and v.model.session_id == session_id), None)
         if found is None:
@@ -321,7 +370,7 @@ class MainWindow(QMainWindow):
 
     def _close_tab(self, index: int) -> None:
         view = self.tabs.widget(index)
-        if isinstance(view, SessionView):
+        if view in self.views:
             self._remove_view(view)
 
     def _remove_view(self, view: SessionView) -> None:
@@ -354,6 +403,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ display
     def refresh(self) -> None:
+        if not self._attached:
+            return
         d = self.dashboard
         seen = (id(d.server), d.server.version)  # a reconnect swaps the state object
         if seen != self._seen_server or d.server.retry_at is not None:
