@@ -20,6 +20,7 @@ from typing import Any
 
 from app.api.errors import LayerScaleError, NotFoundError
 from app.api.models import SessionState, StreamStatus
+from app.api.surface import SessionOverview
 from app.core import latency
 from app.core.console import QueryConsole
 from app.core.problems import Problem, diagnose
@@ -231,8 +232,16 @@ class SessionCockpit:
             raise AttributeError("not connected")
         return self.dashboard.client
 
-    async def _read_state(self) -> SessionState:
-        result: SessionState = await self._client().sessions.get(self.model.session_id)
+    async def _read_state(self) -> SessionState | SessionOverview:
+        """Generation 1: the whole ``…/state`` (positions, regions, decoded context).
+        Generation 2 has no such route: its session as the common surface reads it
+        (tokens, KV tokens, pending, data version, window...), the rest not offered."""
+        client = self._client()
+        surface = await client.surface()
+        if surface.v2:
+            overview: SessionOverview = await surface.get_session(self.model.session_id)
+            return overview
+        result: SessionState = await client.sessions.get(self.model.session_id)
         return result
 
     async def _read_status(self) -> StreamStatus:

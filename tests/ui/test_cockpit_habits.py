@@ -52,6 +52,45 @@ def test_theme_switch_from_the_menu_is_applied_and_remembered(
     assert theme.mode() == "system"
 
 
+def test_theme_switch_restyles_the_cockpit_graphs(window: MainWindow, qtbot: Any) -> None:
+    """Backgrounds, axes, titles, legend labels and curves all take the new theme's colours
+    (curves by role: the dashed capacity line is MUTED in either theme)."""
+    from app.core.cockpit import SessionCockpit
+    from app.core.session import SessionModel
+
+    ui = window.cockpit
+    ingest = ui.ingest
+    cockpit = SessionCockpit(window.dashboard, SessionModel("theme-test", "ohlcv"))
+    ingest.set_cockpit(cockpit)
+
+    def colours(graph: Any) -> dict[str, str]:
+        item = graph.getPlotItem()
+        (_sample, label), *_ = graph.legend.items
+        capacity = next(c for s, c in graph._curves if s is cockpit.ingest.series["capacity"])
+        return {"background": graph.backgroundBrush().color().name(),
+                "axis": item.getAxis("left").pen().color().name(),
+                "axis text": item.getAxis("left").textPen().color().name(),
+                "title": item.titleLabel.opts["color"],
+                "legend": label.opts["color"].name(),
+                "capacity": capacity.opts["pen"].color().name()}
+
+    try:
+        for mode in ("light", "dark", "light"):
+            ui.set_theme(mode)
+            want = theme.LIGHT if mode == "light" else theme.DARK
+            assert colours(ingest.queue_graph) == {
+                "background": want["PANEL"], "axis": want["BORDER"], "axis text": want["MUTED"],
+                "title": want["TEXT"], "legend": want["MUTED"], "capacity": want["MUTED"]}
+            for graph in ingest.graphs:
+                assert graph.backgroundBrush().color().name() == want["PANEL"]
+            # What is painted: the plot's background pixel is the theme's panel colour.
+            image = ingest.queue_graph.grab().toImage()
+            assert image.pixelColor(2, 2).name() == want["PANEL"]
+    finally:
+        ingest.set_cockpit(None)
+        ui.set_theme("system")
+
+
 def test_docks_have_stable_names_and_shortcuts_show_in_menus(window: MainWindow) -> None:
     names = {d.objectName() for d in window.cockpit.docks.values()}
     assert names == {"dock-Session state", "dock-Ingest", "dock-Server overview",

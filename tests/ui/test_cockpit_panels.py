@@ -174,3 +174,41 @@ def test_server_overview_totals_and_table_match_the_listing(
 
     qtbot.waitUntil(lambda: len(panel.model.index(row, SPARK_TOKENS).data(SPARK_ROLE) or [])
                     >= 2, timeout=15_000)
+
+
+def test_session_state_on_generation_2_reads_the_session_through_the_surface(
+        window_for: Any, qtbot: Any, arun: Any, gen2_server: Any) -> None:
+    """Generation 2 has no /state route: the panel shows what GET /v1/sessions/{id} says
+    (read through the common surface), not "not offered" for the whole panel."""
+    from app.core.session import SessionSpec
+
+    w = window_for(gen2_server.url, poll_interval=0.3)
+    qtbot.waitUntil(lambda: w.dashboard.server.ok, timeout=30_000)
+    spec = SessionSpec(type="ohlcv", prompt=TEST_PROMPT, flash=(), flash_max_tokens=4,
+                       session_id="state-gen2", window_tokens=1536, pre_decode=False)
+    view = arun(w.create_session(spec))
+    view.attach_feed(SyntheticFeed(seed=5, speed=300.0, count=FED), "synthetic")
+    qtbot.waitUntil(lambda: len(view.model.store) == FED, timeout=60_000)
+    sc = w.cockpit.cockpit.for_model(view.model)
+    panel = show(w, "Session state")
+    surface = arun(w.dashboard.client.surface())
+
+    def settled() -> bool:
+        truth = arun(surface.get_session("state-gen2"))
+        return (not truth.pending and sc.state.value is not None
+                and sc.state.value.tokens == truth.tokens
+                and panel.shown()["tokens"].startswith(f"{truth.tokens:,}"))
+
+    qtbot.waitUntil(settled, timeout=60_000)
+    assert not sc.state.unsupported and sc.state.error is None
+    truth = arun(surface.get_session("state-gen2"))
+    shown = panel.shown()
+    assert shown["tokens"] == f"{truth.tokens:,} · KV {truth.kv_tokens:,}"
+    assert shown["data region"].startswith("window 1,536 tokens")
+    assert shown["data count"].startswith(f"data version {truth.data_version}")
+    assert shown["in use"] == ("yes" if truth.busy else "no")
+    assert shown["positions"] == "not offered by this server"
+    assert shown["type"] == "ohlcv"
+    assert "Session state is not offered" not in panel.notice.text()
+    assert "API generation 2" in panel.notice.text() and panel.notice.isVisible()
+    assert panel.viewer.toPlainText() == "" and "not offered" in panel.viewer.placeholderText()

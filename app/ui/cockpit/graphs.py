@@ -51,6 +51,10 @@ class TimeGraph(pg.PlotWidget):
         self.span = RECENT
         self._span_changed = span_changed
         self._curves: list[tuple[Series, pg.PlotDataItem]] = []
+        # Each curve's pen as (colour, width, dashed): a colour is a theme role ("ACCENT")
+        # or a literal; re-made on a theme switch.
+        self._pens: dict[int, tuple[str, float, bool]] = {}
+        self._heading = (title, False)  # (text, warning)
         self._drawn: tuple[object, ...] = ()
         self._syncing = False
         self.setMinimumHeight(120)
@@ -58,8 +62,7 @@ class TimeGraph(pg.PlotWidget):
         self.showGrid(x=True, y=True, alpha=0.15)
         self.setLabel("left", unit)
         item = self.getPlotItem()
-        item.setTitle(title, size="9pt")
-        item.addLegend(offset=(6, 4), labelTextSize="8pt")
+        self.legend = item.addLegend(offset=(6, 4), labelTextSize="8pt")
         vb = item.getViewBox()
         vb.setMouseEnabled(x=True, y=False)
         vb.sigRangeChangedManually.connect(self._zoomed)
@@ -70,20 +73,63 @@ class TimeGraph(pg.PlotWidget):
         theme.on_change(self.recolour)
 
     def recolour(self, _effective: str) -> None:
+        """Everything drawn in a theme colour, in the current theme's: background, axes and
+        grid, title, legend labels, curves."""
         self.setBackground(theme.PANEL)
         for name in ("left", "bottom"):
             axis = self.getPlotItem().getAxis(name)
             axis.setPen(pg.mkPen(theme.BORDER))
             axis.setTextPen(pg.mkPen(theme.MUTED))
+        self._show_heading()
+        self.legend.setLabelTextColor(theme.MUTED)
+        for _sample, label in self.legend.items:
+            label.setText(label.text)  # setLabelTextColor stores the colour; this draws it
+        for _series, curve in self._curves:
+            self._apply_pen(curve)
         self._drawn = ()
+
+    def set_heading(self, text: str, warning: bool = False) -> None:
+        """The graph's title, in the warning colour when `warning`."""
+        if (text, warning) != self._heading:
+            self._heading = (text, warning)
+            self._show_heading()
+
+    def _show_heading(self) -> None:
+        text, warning = self._heading
+        self.getPlotItem().setTitle(text, size="9pt", color=theme.WARN if warning else theme.TEXT)
+
+    @staticmethod
+    def colour(name: str) -> str:
+        """A theme role's current colour ("ACCENT" -> theme.ACCENT), or `name` itself."""
+        value = getattr(theme, name, None) if name.isupper() else None
+        return value if isinstance(value, str) else name
+
+    def _apply_pen(self, curve: pg.PlotDataItem) -> None:
+        colour, width, dashed = self._pens[id(curve)]
+        curve.setPen(pg.mkPen(self.colour(colour), width=width,
+                              style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine))
 
     def add(self, series: Series, name: str, colour: str, width: float = 1.5,
             dashed: bool = False) -> pg.PlotDataItem:
-        pen = pg.mkPen(colour, width=width,
-                       style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-        curve = self.plot([], [], pen=pen, name=name)
+        """A curve of `series`; `colour` a theme role ("ACCENT", followed on a theme switch)
+        or a literal colour."""
+        curve = self.plot([], [], name=name)
+        self._pens[id(curve)] = (colour, width, dashed)
+        self._apply_pen(curve)
         self._curves.append((series, curve))
         return curve
+
+    def set_pen(self, curve: pg.PlotDataItem, colour: str, width: float = 1.5,
+                dashed: bool = False) -> None:
+        """Change a curve's pen (`colour` as in add)."""
+        self._pens[id(curve)] = (colour, width, dashed)
+        self._apply_pen(curve)
+
+    def forget_curves(self) -> None:
+        self.clear()
+        self._curves.clear()
+        self._pens.clear()
+        self._drawn = ()
 
     def set_span(self, seconds: float) -> None:
         self.span = max(MIN_SPAN, min(SPAN, seconds))

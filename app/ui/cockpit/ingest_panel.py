@@ -111,21 +111,21 @@ class IngestPanel(QWidget):
         self.cockpit = cockpit
         self._shown = ()
         for g in self.graphs:
-            g.clear()
-            g._curves.clear()
+            g.forget_curves()
         self._series = None
         if cockpit is not None:
             self._bind(cockpit.ingest.series)
 
     def _bind(self, s: SeriesSet) -> None:
         self._series = s
-        self.queue_graph.add(s["capacity"], "capacity", theme.MUTED, dashed=True)
-        self.queue_curve = self.queue_graph.add(s["queue"], "queue", theme.ACCENT, 2.0)
-        self.rate_graph.add(s["items_per_s"], "processed", theme.OK)
-        self.rate_graph.add(s["enqueued_per_s"], "enqueued", theme.ACCENT, dashed=True)
-        self.drop_curve = self.drop_graph.add(s["drops_per_s"], "drops/s", theme.ERROR)
-        self.time_graph.add(s["avg_ms"], "average", theme.MUTED, dashed=True)
-        self.time_graph.add(s["recent_ms"], "recent", theme.ACCENT)
+        # Colours by theme role: a theme switch redraws them in the new theme's.
+        self.queue_graph.add(s["capacity"], "capacity", "MUTED", dashed=True)
+        self.queue_curve = self.queue_graph.add(s["queue"], "queue", "ACCENT", 2.0)
+        self.rate_graph.add(s["items_per_s"], "processed", "OK")
+        self.rate_graph.add(s["enqueued_per_s"], "enqueued", "ACCENT", dashed=True)
+        self.drop_curve = self.drop_graph.add(s["drops_per_s"], "drops/s", "ERROR")
+        self.time_graph.add(s["avg_ms"], "average", "MUTED", dashed=True)
+        self.time_graph.add(s["recent_ms"], "recent", "ACCENT")
         self._warning = None
 
     def refresh(self) -> None:
@@ -181,12 +181,10 @@ class IngestPanel(QWidget):
                                 f"recent {'–' if recent is None else f'{recent:.1f} ms'}")
         if warn != self._warning:
             self._warning = warn
-            colour = theme.WARN if warn else theme.ACCENT
-            self.queue_curve.setPen(colour, width=2.0)
-            self.queue_graph.setTitle("Queue depth vs capacity"
-                                      + (" — WARNING: queue ≥ 80 % or drops rising"
-                                         if warn else ""),
-                                      color=theme.WARN if warn else theme.TEXT, size="9pt")
+            self.queue_graph.set_pen(self.queue_curve, "WARN" if warn else "ACCENT", 2.0)
+            self.queue_graph.set_heading("Queue depth vs capacity"
+                                         + (" — WARNING: queue ≥ 80 % or drops rising"
+                                            if warn else ""), warning=warn)
 
     def shown(self) -> dict[str, str]:
         return {name: label.text() for name, label in self.values.items()}

@@ -1,8 +1,10 @@
 """Session state: tokens, cache bar, positions, data region, and the decoded context.
 
 Reads `GET /v1/sessions/{id}/state` through the cockpit's poller, which runs only while
-this panel is visible. The context viewer marks the prefix and the data region and
-keeps the reader's scroll position across refreshes.
+this panel is visible (API generation 2 has no such route: its session as
+`GET /v1/sessions/{id}` reports it, through the common surface; the rest is not
+offered). The context viewer marks the prefix and the data region and keeps the
+reader's scroll position across refreshes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.api.surface import SessionOverview
 from app.core.cockpit import NOT_OFFERED, SessionCockpit, context_marks
 from app.ui import theme
 
@@ -145,6 +148,7 @@ class StatePanel(QWidget):
         self.cockpit = cockpit
         self._shown, self._text_shown = (), None
         self.viewer.setPlainText("")
+        self.viewer.setPlaceholderText("")
 
     def refresh(self) -> None:
         c = self.cockpit
@@ -165,9 +169,18 @@ class StatePanel(QWidget):
                                 f"{poller.error}</span>")
         elif poller.value is None:
             self.notice.setText("reading the session state…")
-        self.notice.setVisible(poller.unsupported or bool(poller.error) or poller.value is None)
         state = poller.value
+        gen2 = isinstance(state, SessionOverview)
+        if gen2 and not poller.error:
+            self.notice.setText(f"API generation 2: the session as the server lists it. "
+                                f"Context size, positions, prefix, data region and the "
+                                f"decoded context are {NOT_OFFERED}.")
+        self.notice.setVisible(poller.unsupported or bool(poller.error) or state is None
+                               or gen2)
         if state is None:
+            return
+        if gen2:
+            self._show_overview(c, state)
             return
         fill = state.n_tokens / state.context if state.context else 0.0
         colour = cache_colour(fill)
@@ -194,6 +207,36 @@ class StatePanel(QWidget):
         v["read"].setText(_when(poller.at or 0.0))
         if state.context_text != self._text_shown:
             self._show_text(state)
+
+    def _show_overview(self, c: SessionCockpit, s: SessionOverview) -> None:
+        """A generation-2 session: what its GET /v1/sessions/{id} says, the rest said to be
+        not offered."""
+        self.cache_bar.setValue(0)
+        self.cache_bar.setFormat(f"context size {NOT_OFFERED}")
+        v = self.values
+        kv = f" · KV {s.kv_tokens:,}" if s.kv_tokens is not None else ""
+        v["tokens"].setText(f"{s.tokens:,}{kv}")
+        v["positions"].setText(NOT_OFFERED)
+        v["prefix end"].setText(NOT_OFFERED)
+        window = f"window {s.window:,} tokens" if s.window else "no window"
+        evicted = f", {s.evicted:,} entries evicted" if s.evicted else ""
+        v["data region"].setText(f"{window}{evicted}")
+        pending = f" · {s.pending:,} pending" if s.pending is not None else ""
+        version = f"data version {s.data_version}" if s.data_version is not None else ""
+        v["data count"].setText(f"{version}{pending}" or NOT_OFFERED)
+        v["in use"].setText("yes" if s.busy else "no")
+        v["created"].setText(_when(s.created))
+        v["last used"].setText(_when(s.last_used))
+        v["type"].setText(s.type or getattr(c.model, "type", "") or "?")
+        v["read"].setText(_when(c.state.at or 0.0))
+        if self._text_shown != "":
+            self._text_shown = ""
+            self._marks = (0, 0, 0)
+            self.viewer.setPlainText("")
+            self.viewer.setPlaceholderText(f"The decoded context is {NOT_OFFERED} "
+                                           "(API generation 2).")
+            self.legend.setText("")
+            self._highlight_matches(self.search.text())
 
     def _show_text(self, state: object) -> None:
         from app.api.models import SessionState
