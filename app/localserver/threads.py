@@ -9,16 +9,30 @@ CPUs (at most 8); the fewest threads within 5 % of the fastest win. The choice i
 the user cache dir, keyed by CPU model, usable CPUs, the engine library and the model, so
 the measurement (about a second per count) runs once per machine and engine build.
 `--threads N` always overrides it.
+
+Rules that keep the measurement honest:
+- One at a time: the cache is read, measured and written under a cross-process lock
+  (`fcntl.flock` on `engine-threads.lock` beside the cache), so servers started together
+  never time their threads against each other; the later ones wait and read the first
+  one's result.
+- Quiet first: the CPU time other work takes is sampled (/proc/stat, 0.3 s) before the
+  measurement. A choice measured while other work kept at least half a core busy is used,
+  but cached as provisional: the next server started on a quiet machine measures again,
+  and a choice measured quiet is kept.
+- Free cores now: the cached choice is capped at the cores idle when the server starts
+  (at least 1), since on a busy machine fewer threads are faster.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import platform
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import platformdirs
@@ -34,6 +48,9 @@ TOLERANCE = 1.05  # fewer threads win unless more are measurably (> 5 %) faster
 PROMPT_TOKENS = 48
 STEPS = 8
 ROUNDS = 2  # best of: a burst of other load must not decide the choice
+BUSY_CORES = 0.5  # other work keeping at least this much CPU busy: the machine is busy
+SAMPLE_SECONDS = 0.3
+LOCK_TIMEOUT = 120.0  # seconds to wait for another server's measurement, then go on
 
 
 def usable_cpus() -> int:
@@ -67,6 +84,71 @@ def cache_key(model: Path) -> str:
 
 def cache_path() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME)) / "engine-threads.json"
+
+
+def busy_cores(seconds: float = SAMPLE_SECONDS) -> float | None:
+    """Cores' worth of CPU time the machine spent busy over `seconds` (all processes, this
+    one nearly idle meanwhile), from /proc/stat; None where there is none."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]), idle
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    share = 1 - (idle1 - idle0) / (total1 - total0)
+    return max(0.0, share * (os.cpu_count() or 1))
+
+
+def free_cores(busy: float | None) -> int:
+    """Usable cores not taken by the other work sampled (rounded, at least 1)."""
+    cpus = usable_cpus()
+    if busy is None:
+        return cpus
+    return max(1, min(cpus, int(cpus - busy + 0.5)))
+
+
+@contextlib.contextmanager
+def measurement_lock(path: Path, timeout: float | None = None) -> Iterator[bool]:
+    """Hold the cross-process lock beside the cache `path` (True), or go on without it
+    (False) when there is no fcntl, the lock file cannot be made, or another process held
+    it for `timeout` seconds."""
+    try:
+        import fcntl
+    except ImportError:  # not on every platform
+        yield False
+        return
+    lock = path.with_name(path.stem + ".lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock.open("a")
+    except OSError as exc:
+        log.warning("no lock for the thread measurement (%s): measuring anyway", exc)
+        yield False
+        return
+    with handle:
+        timeout = LOCK_TIMEOUT if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    log.warning("another server held %s for %.0f s: measuring anyway",
+                                lock, timeout)
+                    yield False
+                    return
+                time.sleep(0.1)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _read_cache(path: Path) -> dict[str, dict[str, object]]:
@@ -105,29 +187,43 @@ def pick(timings: dict[int, float]) -> int:
 
 def choose(engine: Engine, seq: int, model: Path, *, cache: Path | None = None) -> int:
     """worker: the thread count for this machine, from the cache or measured now (on the
-    free sequence `seq`, left empty afterwards); sets it on the engine."""
+    free sequence `seq`, left empty afterwards), capped at the cores free now; sets it on
+    the engine. See the module docstring for the rules."""
     path = cache or cache_path()
     key = cache_key(model)
-    cached = _read_cache(path).get(key)
-    if isinstance(cached, dict) and isinstance(cached.get("threads"), int):
-        threads = int(cached["threads"])  # type: ignore[call-overload]
-        engine.set_threads(threads)
-        log.info("threads: %d (measured earlier on this machine; --threads overrides)",
-                 threads)
-        return threads
-    timings = measure(engine, seq, max(1, min(usable_cpus(), MAX_THREADS)))
-    threads = pick(timings)
+    with measurement_lock(path):
+        busy = busy_cores()
+        quiet = busy is None or busy < BUSY_CORES
+        cached = _read_cache(path).get(key)
+        if (isinstance(cached, dict) and isinstance(cached.get("threads"), int)
+                and (cached.get("quiet") is True or not quiet)):
+            chosen = int(cached["threads"])  # type: ignore[call-overload]
+            how = "measured earlier on this machine"
+        else:
+            timings = measure(engine, seq, max(1, min(usable_cpus(), MAX_THREADS)))
+            chosen = pick(timings)
+            shown = ", ".join(f"{n}: {t * 1000:.0f} ms" for n, t in timings.items())
+            how = f"measured now ({shown})" + ("" if quiet else "; provisional: the "
+                                                "machine was busy")
+            _write(path, key, chosen, timings, quiet, busy)
+    threads = min(chosen, free_cores(busy))
     engine.set_threads(threads)
-    shown = ", ".join(f"{n}: {t * 1000:.0f} ms" for n, t in timings.items())
-    log.info("threads: %d, measured (%s; --threads overrides)", threads, shown)
+    capped = (f"; {chosen} measured, capped at the {threads} core(s) free now"
+              if threads < chosen else "")
+    log.info("threads: %d (%s%s; --threads overrides)", threads, how, capped)
+    return threads
+
+
+def _write(path: Path, key: str, threads: int, timings: dict[int, float], quiet: bool,
+           busy: float | None) -> None:
     data = _read_cache(path)
     data[key] = {"threads": threads, "cpu": cpu_model(), "measured_at": int(time.time()),
+                 "quiet": quiet, "busy_cores": None if busy is None else round(busy, 2),
                  "seconds": {str(n): round(t, 4) for n, t in timings.items()}}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=1))
         tmp.replace(path)
     except OSError as exc:  # a read-only home: measure again next time
         log.warning("could not cache the thread count in %s: %s", path, exc)
-    return threads
