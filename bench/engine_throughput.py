@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,30 +123,40 @@ def tokens_and_agreement(model: Path, threads: int, windows: int, n_entries: int
 
 
 def step_cost(model: Path, threads: int, widths: tuple[int, ...] = (1, 8, 16)
-              ) -> dict[int, float]:
-    """ms per answer token when `width` answers take a decode step together (in this
-    process): what sharing a step can save on this CPU."""
+              ) -> tuple[dict[int, float], dict[int, float]]:
+    """What sharing a decode call can save on this CPU (in this process): ms per answer
+    token when `width` answers take a generation step together, and ms per question token
+    when `width` flash questions (the bench's first, after 24 tokens of data) are decoded
+    in one call rather than alone."""
     from app.localserver.engine import DecodePart, Engine
 
     engine = Engine(model, n_ctx_per_seq=256, n_seq=max(widths), threads=threads,
                     gpu_layers=0)
     try:
         tokens = engine.tokenize(" ".join(str(100 + i) for i in range(24)))
+        question = engine.tokenize(QUESTIONS[0])
         n = len(tokens)
         engine.decode_many([DecodePart(s, tokens, 0, False) for s in range(max(widths))])
-        out = {}
-        for width in widths:
+
+        def best_of_3(run: Callable[[int], None], width: int, count: int) -> float:
             best = float("inf")
             for _ in range(3):
                 started = time.perf_counter()
-                for k in range(8):
-                    engine.decode_many([DecodePart(s, [tokens[k]], n + k)
-                                        for s in range(width)])
-                best = min(best, (time.perf_counter() - started) / 8 / width)
+                run(width)
+                best = min(best, (time.perf_counter() - started) / count)
                 for s in range(width):
                     engine.seq_rm(s, n, -1)
-            out[width] = best * 1000
-        return out
+            return best * 1000
+
+        def steps(width: int) -> None:  # 8 generation steps of one token per answer
+            for k in range(8):
+                engine.decode_many([DecodePart(s, [tokens[k]], n + k) for s in range(width)])
+
+        def questions(width: int) -> None:
+            engine.decode_many([DecodePart(s, question, n) for s in range(width)])
+
+        return ({w: best_of_3(steps, w, 8 * w) for w in widths},
+                {w: best_of_3(questions, w, len(question) * w) for w in widths})
     finally:
         engine.close()
 
@@ -336,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes, agree = tokens_and_agreement(model, old_threads, windows=2, n_entries=8)
     print("tokens and agreement measured", flush=True)
-    steps = step_cost(model, old_threads)
+    steps, question_cost = step_cost(model, old_threads)
 
     results: dict[str, Any] = {}
     for label, extra in (("before", ["--render", "full", "--schedule", "sequential",
@@ -378,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     _print_loops(loops)
     print(f"\nms per answer token when answers share a decode step ({old_threads} thread(s)): "
           + ", ".join(f"{w} together {ms:.1f}" for w, ms in steps.items()))
+    print("ms per question token when flash questions share a decode call: "
+          + ", ".join(f"{w} together {ms:.1f}" for w, ms in question_cost.items()))
     if not args.quick:
         print("\n| context | tokens (after) | after (ms) | before, this run (ms) | "
               "today, README (ms) | after / today |")
