@@ -28,12 +28,16 @@ class _Batch:
     def __init__(self) -> None:
         self._buf = np.empty((0, 4), dtype=np.float64)
         self._size = 0
+        # The buffer's first element as a Qt pointer, made once per buffer: numpy's
+        # `.ctypes` runs an import (through shiboken's import hook) on every use.
+        self._ptr: object | None = None
 
     def resize(self, size: int) -> np.ndarray:
         """Room for `size` items; returns the (size, 4) array to fill."""
         if size > self._buf.shape[0]:
             # Never shrunk, grown with headroom: the paint path does not allocate per frame.
             self._buf = np.empty((max(size, self._buf.shape[0] * 3 // 2), 4), dtype=np.float64)
+            self._ptr = None
         self._size = size
         return self._buf[:size]
 
@@ -45,7 +49,9 @@ class _Batch:
         if POINTER_CALLS is None:
             POINTER_CALLS = _pointer_calls_work()
         if POINTER_CALLS:
-            return (shiboken6.wrapInstance(self._buf.ctypes.data, self._kind), self._size)
+            if self._ptr is None:
+                self._ptr = shiboken6.wrapInstance(self._buf.ctypes.data, self._kind)
+            return (self._ptr, self._size)
         return ([self._kind(*row) for row in self._buf[: self._size].tolist()],)
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QStaticText, QTransform
 
 from app.core.scoring import NO, YES
 from app.core.signals import SignalLog
@@ -42,15 +42,43 @@ class _ConfidenceItem(ViewFillingItem):
         self._steps = [LineBatch() for _ in _CLASSES]
         self._dots = [RectBatch() for _ in _CLASSES]
         self._flips = LineBatch()
-        self._pens = [pg.mkPen(ANSWER_COLOURS[c], width=1.5) for c in _CLASSES]
+        self._pens = [pg.mkPen(ANSWER_COLOURS[c], width=1) for c in _CLASSES]  # see overlays
         self._brushes = [pg.mkBrush(ANSWER_COLOURS[c]) for c in _CLASSES]
         flip_pen = QPen(QColor(FLIP_COLOUR), 1, Qt.PenStyle.DashLine)
         flip_pen.setCosmetic(True)
         self._flip_pen = flip_pen
         self._font = QFont()
         self._font.setPointSizeF(8.0)
+        self._title: QStaticText | None = None
+        self._title_pen = QPen(QColor("#8b95a7"))
         self._guides = LineBatch()  # the p = 0.5 baseline and the crosshair
+        self._key: tuple[object, ...] | None = None
+        self._newest = (-1, 0, 0.0)  # (class, row, x) of the newest answer's step
         self._grid_pen = pg.mkPen(pane.chart.style_.crosshair, style=Qt.PenStyle.DotLine)
+
+    def _fill(self, pane: ConfidencePane, i0: int, i1: int, step: int, dw: float,
+              dh: float) -> None:
+        """The step lines and dots of the answers i0..i1 (every `step`-th), per class."""
+        xs, ys, cs = pane.x[i0:i1:step], pane.p[i0:i1:step], pane.cls[i0:i1:step]
+        ends = np.empty_like(xs)
+        ends[:-1] = xs[1:]
+        # The last one in view holds to the next answer, or (the newest) to the last bar.
+        newest = i1 >= len(pane.x)
+        ends[-1] = xs[-1] if newest else pane.x[i1]
+        self._newest = (-1, 0, 0.0)
+        last_k = int(cs[-1]) if len(cs) and newest else -1
+        for k in range(len(_CLASSES)):
+            m = cs == k
+            n = int(m.sum())
+            lines = self._steps[k].resize(n)
+            rects = self._dots[k].resize(n)
+            if not n:
+                continue
+            lines[:, 0], lines[:, 1], lines[:, 2], lines[:, 3] = xs[m], ys[m], ends[m], ys[m]
+            rects[:, 0], rects[:, 1] = xs[m] - dw / 2, ys[m] - dh / 2
+            rects[:, 2], rects[:, 3] = dw, dh
+            if k == last_k:
+                self._newest = (k, n - 1, float(xs[-1]))
 
     def paint(self, p: QPainter, *args: object) -> None:
         vb = self.getViewBox()
@@ -58,38 +86,37 @@ class _ConfidenceItem(ViewFillingItem):
         if vb is None:
             return
         view = vb.viewRect()
-        self._guides.resize(2 if pane.hover_x is not None else 1)[:] = (
-            [(view.left(), 0.5, view.right(), 0.5)]
-            + ([(pane.hover_x, view.top(), pane.hover_x, view.bottom())]
-               if pane.hover_x is not None else []))
+        guides = self._guides.resize(2 if pane.hover_x is not None else 1)
+        guides[0] = (view.left(), 0.5, view.right(), 0.5)
+        if pane.hover_x is not None:
+            guides[1] = (pane.hover_x, view.top(), pane.hover_x, view.bottom())
         p.setPen(self._grid_pen)
         self._guides.draw(p)
-        x, y, cls, flips = pane.x, pane.p, pane.cls, pane.flip_x
+        x = pane.x
         if len(x):
             tr = p.transform()
             sx, sy = abs(tr.m11()) or 1.0, abs(tr.m22()) or 1.0
             i0 = max(0, int(np.searchsorted(x, view.left(), side="left")) - 1)
             i1 = min(len(x), int(np.searchsorted(x, view.right(), side="right")) + 1)
             step = max(1, (i1 - i0) // max(1, int(vb.width())))  # at most ~1 answer per px
-            xs, ys, cs = x[i0:i1:step], y[i0:i1:step], cls[i0:i1:step]
-            # Each answer holds until the next one (the newest until the last bar).
-            ends = np.r_[xs[1:], max(pane.last_x, xs[-1])]
-            dw, dh = _DOT_PX / sx, _DOT_PX / sy
+            key = (i0, i1, step, len(x), sx, sy, pane.version)
+            if key != self._key:
+                self._fill(pane, i0, i1, step, _DOT_PX / sx, _DOT_PX / sy)
+                self._key = key
+            # Each answer holds until the next one, the newest until the last bar: only
+            # that end moves while the answers in view stay the same.
+            k, row, x_last = self._newest
+            if k >= 0:
+                self._steps[k].resize(len(self._steps[k]))[row, 2] = max(pane.last_x, x_last)
             for k in range(len(_CLASSES)):
-                m = cs == k
-                n = int(m.sum())
-                if not n:
+                if not len(self._steps[k]):
                     continue
-                lines = self._steps[k].resize(n)
-                lines[:, 0], lines[:, 1], lines[:, 2], lines[:, 3] = xs[m], ys[m], ends[m], ys[m]
-                rects = self._dots[k].resize(n)
-                rects[:, 0], rects[:, 1] = xs[m] - dw / 2, ys[m] - dh / 2
-                rects[:, 2], rects[:, 3] = dw, dh
                 p.setPen(self._pens[k])
                 self._steps[k].draw(p)
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(self._brushes[k])
                 self._dots[k].draw(p)
+            flips = pane.flip_x
             f = flips[(flips >= view.left()) & (flips <= view.right())]
             if len(f):
                 lines = self._flips.resize(len(f))
@@ -97,17 +124,18 @@ class _ConfidenceItem(ViewFillingItem):
                 lines[:, 1], lines[:, 3] = view.top(), view.bottom()
                 p.setPen(self._flip_pen)
                 self._flips.draw(p)
-        # The question, top left, in device pixels.
+        # The question, top left, in device pixels (laid out once per text).
         tr = p.transform()
         corner = tr.map(QPointF(view.left(), view.bottom()))
-        p.save()
+        text = pane.title if len(x) else f"{pane.title} · no answers yet"
+        if self._title is None or self._title.text() != text:
+            self._title = QStaticText(text)
+            self._title.prepare(QTransform(), self._font)
         p.resetTransform()
         p.setFont(self._font)
-        p.setPen(QColor("#8b95a7"))
-        text = pane.title if len(x) else f"{pane.title} · no answers yet"
-        p.drawText(QRectF(corner.x() + 6, corner.y() + 2, 900, 16),
-                   int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), text)
-        p.restore()
+        p.setPen(self._title_pen)
+        p.drawStaticText(QPointF(corner.x() + 6, corner.y() + 2), self._title)
+        p.setTransform(tr)
 
 
 class ConfidencePane:
@@ -153,6 +181,7 @@ class ConfidencePane:
         self._fl = np.empty(0, dtype=np.int64)  # answers that flipped from the one before
         self._nfl = 0
         self._count = 0
+        self.version = 0
         self._placed: tuple[int, int] | None = None
         self._store_version = -1
         self._sigs: list = []
@@ -207,7 +236,8 @@ class ConfidencePane:
         n = len(sigs)
         self._count = n
         t = store.t
-        if placed != self._placed or n_old == 0:
+        placed_again = placed != self._placed or n_old == 0
+        if placed_again:
             # Every answer's bar (a coarser timeframe: the bar of its candle's bucket).
             self._x = np.searchsorted(t, self._ts[:n], side="right").astype(np.float64) - 1
             self._placed = placed
@@ -222,6 +252,8 @@ class ConfidencePane:
         self.cls = self._cls[:n]
         self._sigs = sigs
         self.last_x = float(len(t) - 1)
+        if k or placed_again:
+            self.version += 1  # the answers or their bars changed: the item refills
         self.item.update()
         return True
 

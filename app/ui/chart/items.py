@@ -23,6 +23,7 @@ from app.ui.chart.style import ChartStyle
 
 __all__ = [
     "CandleItem",
+    "LevelLine",
     "Marker",
     "MarkerItem",
     "ViewFillingItem",
@@ -194,6 +195,45 @@ class ViewFillingItem(pg.GraphicsObject):
     def viewRangeChanged(self) -> None:
         self.prepareGeometryChange()
         self.update()
+
+
+class LevelLine(ViewFillingItem):
+    """A line across the view at `value()`: horizontal (the last price, the crosshair's
+    price) or, with `angle=90`, vertical (the crosshair's candle).
+
+    pg.InfiniteLine recomputes its bounds and end points in Python on every range
+    change, hidden or not, which a following chart makes each frame; this one draws
+    one line when painted.
+    """
+
+    def __init__(self, pen: QPen, angle: int = 0) -> None:
+        super().__init__()
+        self._pen = pen
+        self._vertical = angle == 90
+        self._at = 0.0
+
+    def value(self) -> float:
+        return self._at
+
+    def setPos(self, at: float) -> None:
+        if at != self._at:
+            self._at = float(at)
+            self.update()
+
+    def setPen(self, pen: QPen) -> None:
+        self._pen = pen
+        self.update()
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        view = vb.viewRect()
+        p.setPen(self._pen)
+        if self._vertical:
+            p.drawLine(QLineF(self._at, view.top(), self._at, view.bottom()))
+        else:
+            p.drawLine(QLineF(view.left(), self._at, view.right(), self._at))
 
 
 class MarkerItem(ViewFillingItem):

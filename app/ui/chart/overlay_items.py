@@ -39,8 +39,9 @@ class OverlayItem(ViewFillingItem):
         names = [n for n in overlay.lines if not n.startswith("_")]
         self.names = names
         self._batches = [LineBatch() for _ in names]
-        width = 1.3
-        self._pens = [pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if i else
+        # One-pixel cosmetic pens: the chart is drawn without antialiasing, where a
+        # wider pen only alternates 1 and 2 px and leaves Qt's fast line path.
+        self._pens = [pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine if i else
                                Qt.PenStyle.SolidLine) for i, _ in enumerate(names)]
         chart.price_plot.addItem(self, ignoreBounds=True)
 

@@ -22,30 +22,33 @@ class PendingShade:
         colour.setAlpha(PENDING_ALPHA)
         edge = pg.mkPen(PENDING_EDGE, width=1, style=Qt.PenStyle.DashLine)
         self.regions: list[pg.LinearRegionItem] = []
-        for plot in plots:
+        self._plots = plots
+        for _plot in plots:
             region = pg.LinearRegionItem(movable=False, brush=colour, pen=edge)
             region.setZValue(PENDING_Z)
             region.setToolTip("Acknowledged by the server, not yet read by the model")
             region.lines[1].setPen(pg.mkPen(None))  # only where reading stops is marked
-            region.hide()
-            plot.addItem(region, ignoreBounds=True)
             self.regions.append(region)
         self.label = pg.InfLineLabel(self.regions[0].lines[0], LABEL, position=0.96,
                                      rotateAxis=(1, 0), anchor=(0, 0),
                                      color=PENDING_EDGE) if self.regions else None
         self.span: tuple[float, float] | None = None
 
+    # The bands are in their plots only while shown: a hidden pyqtgraph region still
+    # recomputes its lines' bounds on every range change, i.e. every frame of a live chart.
     def show(self, x0: float, x1: float) -> None:
         if self.span == (x0, x1):
             return
+        if self.span is None:
+            for plot, region in zip(self._plots, self.regions, strict=True):
+                plot.addItem(region, ignoreBounds=True)
         self.span = (x0, x1)
         for region in self.regions:
             region.setRegion((x0, x1))
-            region.show()
 
     def hide(self) -> None:
         if self.span is None:
             return
         self.span = None
-        for region in self.regions:
-            region.hide()
+        for plot, region in zip(self._plots, self.regions, strict=True):
+            plot.removeItem(region)

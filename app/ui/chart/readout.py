@@ -23,6 +23,7 @@ class Readout(QWidget):
         self._runs: list[Run] = []
         self._placed: list[tuple[float, str, QColor]] = []
         self._plain = ""
+        self._widths = {}
         self.setFont(font)
         self._fit_height()
         # Its text changes every frame: it must never ask the layout to re-run.
@@ -41,9 +42,15 @@ class Readout(QWidget):
         # Positions are worked out when the text changes, not on every paint.
         self._placed: list[tuple[float, str, QColor]] = []
         x = 8.0
+        widths = self._widths
+        if len(widths) > 4096:  # prices and times vary without end: keep it bounded
+            widths.clear()
         for text, colour in self._runs:
             self._placed.append((x, text, colour))
-            x += self._metrics.horizontalAdvance(text)
+            w = widths.get(text)
+            if w is None:
+                w = widths[text] = self._metrics.horizontalAdvance(text)
+            x += w
 
     def text(self) -> str:
         return self._plain
@@ -53,6 +60,7 @@ class Readout(QWidget):
         # style sheet (font-size on QWidget) overrides setFont(), and runs laid
         # out with the constructor's font then overlapped ("14:22O 99.29").
         self._metrics = QFontMetricsF(self.font())
+        self._widths: dict[str, float] = {}
         self.setFixedHeight(int(self._metrics.height() + 6))
         self._layout()
 

@@ -19,11 +19,18 @@ from datetime import tzinfo
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGraphicsView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QVBoxLayout, QWidget
 
 from app.streams.candles import CandleStore
 from app.ui.chart.axes import GridItem, PriceAxis, VolumeAxis, price_decimals, short_number
-from app.ui.chart.items import CandleItem, Marker, MarkerItem, VisibleBars, VolumeItem
+from app.ui.chart.items import (
+    CandleItem,
+    LevelLine,
+    Marker,
+    MarkerItem,
+    VisibleBars,
+    VolumeItem,
+)
 from app.ui.chart.lod import CandleLod
 from app.ui.chart.pending import PendingShade
 from app.ui.chart.readout import Readout
@@ -103,6 +110,13 @@ class CandleChart(QWidget):
         # Almost every frame changes most of the view (following, y re-fit):
         # skipping Qt's dirty-region bookkeeping is cheaper than using it.
         self._view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        # For the same reason: the view's solid background is painted over the whole
+        # viewport each frame, so the viewport's own fill and the background pixmap
+        # cache are two more full-size copies; and the scene's BSP index would be
+        # rebuilt for the view-filling items every frame their range moves.
+        self._view.viewport().setAutoFillBackground(False)
+        self._view.setCacheMode(QGraphicsView.CacheModeFlag.CacheNone)
+        self._view.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self._view.ci.layout.setContentsMargins(4, 2, 2, 2)
         self._view.ci.layout.setVerticalSpacing(0)
         readout_font = QFont()
@@ -174,11 +188,7 @@ class CandleChart(QWidget):
         self._marker_lines.setVisible(False)
         self._marker_flags.setVisible(False)
 
-        self._last_line = pg.InfiniteLine(
-            angle=0,
-            movable=False,
-            pen=pg.mkPen(st.last_price, style=Qt.PenStyle.DotLine),
-        )
+        self._last_line = LevelLine(pg.mkPen(st.last_price, style=Qt.PenStyle.DotLine))
         self._last_line.setVisible(False)
         self.price_plot.addItem(self._last_line, ignoreBounds=True)
         self._last_rising: bool | None = None
@@ -188,9 +198,9 @@ class CandleChart(QWidget):
         )
 
         cross_pen = pg.mkPen(st.crosshair, style=Qt.PenStyle.DashLine)
-        self._vline = pg.InfiniteLine(angle=90, movable=False, pen=cross_pen)
-        self._vline_vol = pg.InfiniteLine(angle=90, movable=False, pen=cross_pen)
-        self._hline = pg.InfiniteLine(angle=0, movable=False, pen=cross_pen)
+        self._vline = LevelLine(cross_pen, angle=90)
+        self._vline_vol = LevelLine(cross_pen, angle=90)
+        self._hline = LevelLine(cross_pen)
         self.price_plot.addItem(self._vline, ignoreBounds=True)
         self.volume_plot.addItem(self._vline_vol, ignoreBounds=True)
         self.price_plot.addItem(self._hline, ignoreBounds=True)
