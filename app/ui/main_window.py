@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QLabel,
     QMainWindow,
@@ -40,7 +41,12 @@ if TYPE_CHECKING:  # imported by attach(): the shell paints without them
 
 log = logging.getLogger(__name__)
 
-FRAME_MS = 16  # display rate: at most one repaint per frame whatever the event rate
+# The display tick: at most one refresh and one repaint per tick whatever the event rate.
+# Half a 60 Hz frame: an event waits at most 8 ms for the tick that reads it, and the
+# repaint follows in the same tick, so it is on screen within one 60 Hz frame
+# (bench.cockpit: event-to-pixel p99 < 16 ms at 1,000 events/s). A tick that finds
+# nothing changed costs a few version comparisons.
+FRAME_MS = 8
 SIDE_DOCK_WIDTH = 560
 DOCK_HEIGHT = 210
 
@@ -95,6 +101,7 @@ class MainWindow(QMainWindow):
         self.tray: QSystemTrayIcon | None = None
         self._seen_server: tuple[int, int] = (0, -1)
         self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)  # a coarse one drifts by 5 %
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self.refresh)
         if dashboard is None:
@@ -431,3 +438,7 @@ class MainWindow(QMainWindow):
         self.tabs.setVisible(has_tabs)
         self.empty.setVisible(not has_tabs)
         self.cockpit.refresh()
+        # Paint what this tick changed now, not after the callbacks queued meanwhile
+        # (asyncio's, on the same loop): Qt's pending update request for this window,
+        # delivered here, repaints only the changed regions, once.
+        QApplication.sendPostedEvents(self, QEvent.Type.UpdateRequest)

@@ -84,6 +84,7 @@ class IngestPanel(QWidget):
         layout.addLayout(plots, 1)
         self.notice.hide()
         self._series: SeriesSet | None = None
+        self._next_graph = 0  # the graph the next tick looks at first
         theme.on_change(self._recolour)
 
     def _recolour(self, _effective: str) -> None:
@@ -141,8 +142,14 @@ class IngestPanel(QWidget):
         if key != self._shown:
             self._shown = key
             self._numbers(c)
-        for g in self.graphs:
-            g.refresh()
+        # At most one graph redrawn per display tick (they change together, once a second
+        # with each poll): four plots at once make one long frame; one per tick, four short.
+        n = len(self.graphs)
+        for i in range(n):
+            g = self.graphs[(self._next_graph + i) % n]
+            if g.refresh():
+                self._next_graph = (self._next_graph + i + 1) % n
+                break
 
     def _numbers(self, c: SessionCockpit) -> None:
         poller = c.stream

@@ -36,6 +36,11 @@ COLUMNS = ("session", "type", "tokens", "context", "cache", "queue", "queue (5 m
 SPARK_QUEUE, SPARK_TOKENS = COLUMNS.index("queue (5 min)"), COLUMNS.index("tokens (5 min)")
 LIVE_COLUMNS = (COLUMNS.index("queue"), COLUMNS.index("data v"))
 SPARK_POINTS = 60
+# Cells signalled per display tick by the once-a-second sync (the rest on the next ticks):
+# a repaint costs ~7 Python data() calls per cell, and 20 rows x 13 columns at once make
+# one long frame.
+CELLS_PER_TICK = 16
+ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole, Qt.ItemDataRole.ToolTipRole)
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -76,6 +81,11 @@ class SessionsModel(QAbstractTableModel):
         self.overview = overview
         self.ids: list[str] = []
         self._models: dict[str, Any] = {}  # open sessions' models, by id, as of this frame
+        # Sparkline points by (session, column), kept while the series' version holds:
+        # a repaint of the row must not re-slice the series.
+        self._sparks: dict[tuple[str, int], tuple[int, int, list[float]]] = {}
+        self._cells: dict[tuple[str, int], Any] = {}  # what each cell showed when signalled
+        self._due: dict[tuple[str, int], None] = {}  # cells to signal, in order
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.ids)
@@ -90,28 +100,63 @@ class SessionsModel(QAbstractTableModel):
         return None
 
     def sync(self) -> bool:
-        """Follow the listing; True when the set of rows changed (columns to re-fit)."""
+        """Follow the listing; True when the set of rows changed (columns to re-fit).
+
+        Otherwise only the cells whose text (or sparkline) changed are signalled, one by
+        one: a view repaints its whole viewport for a multi-cell dataChanged, and this
+        table has 20 rows of 13 columns with two sparklines each."""
         ids = list(self.overview.dashboard.sessions.order)
         self._models = {o.model.session_id: o.model for o in self.overview.dashboard.open}
         if ids != self.ids:
             self.beginResetModel()
             self.ids = ids
+            self._sparks = {k: v for k, v in self._sparks.items() if k[0] in set(ids)}
+            self._cells = {}
             self.endResetModel()
             return True
-        if ids:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(ids) - 1, len(COLUMNS) - 1))
+        for r, sid in enumerate(ids):
+            line = self.overview.lines.get(sid)
+            for c in range(len(COLUMNS)):
+                if c in (SPARK_QUEUE, SPARK_TOKENS):
+                    series = None if line is None else line.queue if c == SPARK_QUEUE \
+                        else line.tokens
+                    now: Any = None if series is None else (series.version, int(time.time()))
+                else:
+                    now = self.data(self.index(r, c))
+                if self._cells.get((sid, c), self) != now:
+                    self._cells[(sid, c)] = now
+                    self._due[(sid, c)] = None
+        self.flush()
         return False
 
-    def live_changed(self, rows: list[int]) -> None:
-        """One signal for every live cell that changed this frame (not one per cell)."""
+    def flush(self, budget: int = CELLS_PER_TICK) -> None:
+        """Signal up to `budget` of the cells the last sync found changed."""
+        if not self._due:
+            return
+        rows = {sid: r for r, sid in enumerate(self.ids)}
+        for key in list(self._due)[:budget]:
+            del self._due[key]
+            r = rows.get(key[0])
+            if r is not None:
+                cell = self.index(r, key[1])
+                self.dataChanged.emit(cell, cell)
+
+    def live_changed(self, cells: list[tuple[int, int]]) -> None:
+        """One signal per live cell that changed this frame: a single-cell dataChanged
+        repaints that cell; a range would repaint the whole viewport."""
         self._models = {o.model.session_id: o.model for o in self.overview.dashboard.open}
-        self.dataChanged.emit(self.index(min(rows), min(LIVE_COLUMNS)),
-                              self.index(max(rows), max(LIVE_COLUMNS)))
+        for r, c in cells:
+            cell = self.index(r, c)
+            self._cells.pop((self.ids[r], c), None)
+            self.dataChanged.emit(cell, cell, [Qt.ItemDataRole.DisplayRole])
 
     def _open(self, sid: str) -> Any:
         return self._models.get(sid)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        # The role first: a view asks ~7 roles per painted cell, most of them unused here.
+        if role not in ROLES and role != SPARK_ROLE:
+            return None
         if not index.isValid() or index.row() >= len(self.ids):
             return None
         sid = self.ids[index.row()]
@@ -120,15 +165,20 @@ class SessionsModel(QAbstractTableModel):
         col = index.column()
         if role == SPARK_ROLE and line is not None and col in (SPARK_QUEUE, SPARK_TOKENS):
             series = line.queue if col == SPARK_QUEUE else line.tokens
-            _, ys = series.window(300.0, time.time())
-            return [float(y) for y in ys[-SPARK_POINTS:]]
+            second = int(time.time())  # the 5-minute window slides on whole seconds
+            kept = self._sparks.get((sid, col))
+            if kept is not None and kept[0] == series.version and kept[1] == second:
+                return kept[2]
+            _, ys = series.window(300.0, float(second))
+            points = ys[-SPARK_POINTS:].tolist()
+            self._sparks[(sid, col)] = (series.version, second, points)
+            return points
         if row is None:
+            return None
+        if role == SPARK_ROLE:
             return None
         model = self._open(sid)
         sort = role == Qt.ItemDataRole.UserRole
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole,
-                        Qt.ItemDataRole.ToolTipRole):
-            return None
         if col == 0:
             return sid
         if col == 1:
@@ -234,8 +284,11 @@ class ServerPanel(QWidget):
         self.strip.refresh()
         d = o.dashboard
         self._refresh_live()
+        self.model.flush()  # what the last once-a-second sync left for this tick
+        # Ages tick once a second, half a second off the session state panel's second, so
+        # the two once-a-second redraws do not land in the same frame.
         key = (o.version, d.sessions.version, d.server.version, id(d.sessions),
-               int(time.time()))
+               int(time.time() + 0.5))
         if key == self._shown:
             return
         self._shown = key
@@ -273,16 +326,22 @@ class ServerPanel(QWidget):
 
     def _refresh_live(self) -> None:
         """Open sessions' link state (data version, acked queue) on the very next frame."""
-        changed: list[int] = []
+        changed: list[tuple[int, int]] = []
+        rows = {sid: r for r, sid in enumerate(self.model.ids)}
+        queue, version = LIVE_COLUMNS
         for item in self.overview.dashboard.open:
             m = item.model
             now = (m.data_version, m.server_queue)
-            if self._live.get(m.session_id) != now:
+            was = self._live.get(m.session_id)
+            if was != now:
                 self._live[m.session_id] = now
-                try:
-                    changed.append(self.model.ids.index(m.session_id))
-                except ValueError:
+                r = rows.get(m.session_id)
+                if r is None:
                     continue
+                if was is None or was[1] != now[1]:
+                    changed.append((r, queue))
+                if was is None or was[0] != now[0]:
+                    changed.append((r, version))
         if changed:
             self.model.live_changed(changed)
 

@@ -184,8 +184,7 @@ class StatePanel(QWidget):
             return
         fill = state.n_tokens / state.context if state.context else 0.0
         colour = cache_colour(fill)
-        self.cache_bar.setValue(round(fill * 1000))
-        self.cache_bar.setFormat(f"{fill * 100:.1f} %")
+        self._set_bar(round(fill * 1000), f"{fill * 100:.1f} %")
         sheet = (f"QProgressBar::chunk {{ background: {colour}; }}"
                  f"QProgressBar {{ border: 1px solid {theme.BORDER}; "
                  "border-radius: 3px; text-align: center; }")
@@ -208,11 +207,23 @@ class StatePanel(QWidget):
         if state.context_text != self._text_shown:
             self._show_text(state)
 
+    def _set_bar(self, value: int, text: str) -> None:
+        """QProgressBar.setValue repaints at once (synchronously, inside the display tick's
+        refresh); with updates off it is painted with the rest of the tick's changes."""
+        bar = self.cache_bar
+        if bar.value() == value and bar.format() == text:
+            return
+        bar.setUpdatesEnabled(False)
+        try:
+            bar.setValue(value)
+            bar.setFormat(text)
+        finally:
+            bar.setUpdatesEnabled(True)  # schedules one ordinary update
+
     def _show_overview(self, c: SessionCockpit, s: SessionOverview) -> None:
         """A generation-2 session: what its GET /v1/sessions/{id} says, the rest said to be
         not offered."""
-        self.cache_bar.setValue(0)
-        self.cache_bar.setFormat(f"context size {NOT_OFFERED}")
+        self._set_bar(0, f"context size {NOT_OFFERED}")
         v = self.values
         kv = f" · KV {s.kv_tokens:,}" if s.kv_tokens is not None else ""
         v["tokens"].setText(f"{s.tokens:,}{kv}")
