@@ -439,6 +439,8 @@ class MainWindow(QMainWindow):
         self.empty.setVisible(not has_tabs)
         self.cockpit.refresh()
         # Paint what this tick changed now, not after the callbacks queued meanwhile
-        # (asyncio's, on the same loop): Qt's pending update request for this window,
-        # delivered here, repaints only the changed regions, once.
+        # (asyncio's, on the same loop): first the layouts that changed texts asked for
+        # (else they run after the tick and cost a second repaint of what they move),
+        # then Qt's pending update request for this window: the changed regions, once.
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         QApplication.sendPostedEvents(self, QEvent.Type.UpdateRequest)

@@ -40,6 +40,7 @@ SPARK_POINTS = 60
 # a repaint costs ~7 Python data() calls per cell, and 20 rows x 13 columns at once make
 # one long frame.
 CELLS_PER_TICK = 16
+ROWS_PER_TICK = 5  # rows the once-a-second sync compares per tick (13 data() calls each)
 ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole, Qt.ItemDataRole.ToolTipRole)
 Index = QModelIndex | QPersistentModelIndex
 
@@ -86,6 +87,7 @@ class SessionsModel(QAbstractTableModel):
         self._sparks: dict[tuple[str, int], tuple[int, int, list[float]]] = {}
         self._cells: dict[tuple[str, int], Any] = {}  # what each cell showed when signalled
         self._due: dict[tuple[str, int], None] = {}  # cells to signal, in order
+        self._scan: dict[str, None] = {}  # rows to compare with what their cells showed
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.ids)
@@ -111,29 +113,39 @@ class SessionsModel(QAbstractTableModel):
             self.beginResetModel()
             self.ids = ids
             self._sparks = {k: v for k, v in self._sparks.items() if k[0] in set(ids)}
-            self._cells = {}
+            self._cells, self._due, self._scan = {}, {}, {}
             self.endResetModel()
             return True
-        for r, sid in enumerate(ids):
-            line = self.overview.lines.get(sid)
-            for c in range(len(COLUMNS)):
-                if c in (SPARK_QUEUE, SPARK_TOKENS):
-                    series = None if line is None else line.queue if c == SPARK_QUEUE \
-                        else line.tokens
-                    now: Any = None if series is None else (series.version, int(time.time()))
-                else:
-                    now = self.data(self.index(r, c))
-                if self._cells.get((sid, c), self) != now:
-                    self._cells[(sid, c)] = now
-                    self._due[(sid, c)] = None
+        self._scan = dict.fromkeys(ids)  # compared a few rows a tick, from flush()
         self.flush()
         return False
 
-    def flush(self, budget: int = CELLS_PER_TICK) -> None:
-        """Signal up to `budget` of the cells the last sync found changed."""
-        if not self._due:
+    def _compare(self, r: int, sid: str) -> None:
+        """Queue the cells of row `r` whose text (or sparkline) changed."""
+        line = self.overview.lines.get(sid)
+        second = int(time.time())
+        for c in range(len(COLUMNS)):
+            if c in (SPARK_QUEUE, SPARK_TOKENS):
+                series = None if line is None else line.queue if c == SPARK_QUEUE \
+                    else line.tokens
+                now: Any = None if series is None else (series.version, second)
+            else:
+                now = self.data(self.index(r, c))
+            if self._cells.get((sid, c), self) != now:
+                self._cells[(sid, c)] = now
+                self._due[(sid, c)] = None
+
+    def flush(self, budget: int = CELLS_PER_TICK, rows_budget: int = ROWS_PER_TICK) -> None:
+        """Compare up to `rows_budget` rows the last sync asked for, then signal up to
+        `budget` of the cells found changed."""
+        if not self._due and not self._scan:
             return
         rows = {sid: r for r, sid in enumerate(self.ids)}
+        for sid in list(self._scan)[:rows_budget]:
+            del self._scan[sid]
+            r = rows.get(sid)
+            if r is not None:
+                self._compare(r, sid)
         for key in list(self._due)[:budget]:
             del self._due[key]
             r = rows.get(key[0])
