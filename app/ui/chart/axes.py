@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QPointF, QRectF
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QStaticText, QTransform
 
-from app.ui.chart.batch import LineBatch
+from app.ui.chart.batch import LineBatch, Rules
 from app.ui.chart.items import ViewFillingItem
 
 __all__ = ["FastAxis", "GridItem", "PriceAxis", "VolumeAxis", "price_decimals", "short_number"]
@@ -26,6 +25,7 @@ __all__ = ["FastAxis", "GridItem", "PriceAxis", "VolumeAxis", "price_decimals", 
 Tick = tuple[float, str]
 
 _LABEL_GAP_PX = 6.0
+_TAG_TEXT = QColor("#ffffff")
 _TAG_HALF_PX = 8.0
 
 
@@ -66,7 +66,9 @@ class FastAxis(pg.AxisItem):
         self._line_pen = pg.mkPen(line)
         self._font = QFont(font)
         self.min_px = min_px
-        self._static: dict[str, QStaticText] = {}
+        self._static: dict[str, tuple[QStaticText, float, float]] = {}
+        self._marks = LineBatch()
+        self._rule = Rules(line)
         self._key: tuple[float, ...] | None = None
         self._ticks: list[Tick] = []
         self._placed_key: tuple[object, ...] | None = None
@@ -93,45 +95,54 @@ class FastAxis(pg.AxisItem):
             self._key = key
         return self._ticks
 
-    def _static_text(self, label: str) -> QStaticText:
+    def _static_text(self, label: str) -> tuple[QStaticText, float, float]:
+        """The label laid out once, with its width and height."""
         st = self._static.get(label)
         if st is None:
             if len(self._static) > 512:
                 self._static.clear()
-            st = QStaticText(label)
-            st.prepare(QTransform(), self._font)
-            self._static[label] = st
+            text = QStaticText(label)
+            text.prepare(QTransform(), self._font)
+            size = text.size()
+            st = self._static[label] = (text, size.width(), size.height())
         return st
 
     def paint(self, p: QPainter, opt: object, widget: object) -> None:
         rect = self.mapRectFromParent(self.geometry())
         lo, hi = self.range
-        p.setPen(self._line_pen)
         horizontal = self.orientation in ("top", "bottom")
+        left, top = rect.left(), rect.top()
+        # The axis line, every tick mark in one call, then every label with one pen.
         if horizontal:
-            p.drawLine(QLineF(rect.left(), rect.top(), rect.right(), rect.top()))
+            self._rule.draw(p, [top], [], rect)
         else:
-            p.drawLine(QLineF(rect.left(), rect.top(), rect.left(), rect.bottom()))
-        # QStaticText draws with the painter's font: it must be the one it was prepared with.
-        p.setFont(self._font)
+            self._rule.draw(p, [], [left], rect)
+        labels: list[tuple[QPointF, QStaticText]] = []
+        marks: list[tuple[float, float, float, float]] = []
         if hi > lo and horizontal:
             for x, box, st in self.placed_labels(rect):
-                p.setPen(self._line_pen)
-                p.drawLine(QLineF(x, rect.top(), x, rect.top() + 4))
-                p.setPen(self._text_pen)
-                p.drawStaticText(box.topLeft(), st)
+                marks.append((x, top, x, top + 4))
+                labels.append((box.topLeft(), st))
         elif hi > lo:
+            bottom = rect.bottom()
             scale = rect.height() / (hi - lo)
             for value, label in self.tick_list():
-                st = self._static_text(label)
-                half = st.size().height() / 2
-                y = rect.bottom() - (value - lo) * scale
-                if not rect.top() + half <= y <= rect.bottom() - half or self.covered(y, half):
+                st, _, height = self._static_text(label)
+                half = height / 2
+                y = bottom - (value - lo) * scale
+                if not top + half <= y <= bottom - half or self.covered(y, half):
                     continue
-                p.setPen(self._line_pen)
-                p.drawLine(QLineF(rect.left(), y, rect.left() + 4, y))
-                p.setPen(self._text_pen)
-                p.drawStaticText(QPointF(rect.left() + 7, y - half), st)
+                marks.append((left, y, left + 4, y))
+                labels.append((QPointF(left + 7, y - half), st))
+        if marks:
+            self._marks.resize(len(marks))[:] = marks
+            p.setPen(self._line_pen)
+            self._marks.draw(p)
+        # QStaticText draws with the painter's font: it must be the one it was prepared with.
+        p.setFont(self._font)
+        p.setPen(self._text_pen)
+        for at, st in labels:
+            p.drawStaticText(at, st)
         self.paint_overlay(p, rect)
 
     def placed_labels(self, rect: QRectF | None = None) -> list[tuple[float, QRectF, QStaticText]]:
@@ -147,22 +158,23 @@ class FastAxis(pg.AxisItem):
         if not hi > lo:
             return []
         ticks = self.tick_list()
+        left, top, width = rect.left(), rect.top(), rect.width()
         # Same ticks in the same box (a repaint of an unchanged view): same labels.
-        key = (self._key, rect.left(), rect.top(), rect.width())
+        key = (self._key, left, top, width)
         if key == self._placed_key:
             return self._placed
-        scale = rect.width() / (hi - lo)
+        scale = width / (hi - lo)
+        right = left + width
         out: list[tuple[float, QRectF, QStaticText]] = []
         end = -math.inf
         for value, label in ticks:
-            st = self._static_text(label)
-            size = st.size()
-            x = rect.left() + (value - lo) * scale
-            left = min(max(x - size.width() / 2, rect.left()), rect.right() - size.width())
-            if left < end + _LABEL_GAP_PX:
+            st, w, h = self._static_text(label)
+            x = left + (value - lo) * scale
+            at = min(max(x - w / 2, left), right - w)
+            if at < end + _LABEL_GAP_PX:
                 continue
-            out.append((x, QRectF(left, rect.top() + 5, size.width(), size.height()), st))
-            end = left + size.width()
+            out.append((x, QRectF(at, top + 5, w, h), st))
+            end = at + w
         self._placed_key, self._placed = key, out
         return out
 
@@ -213,9 +225,9 @@ class PriceAxis(FastAxis):
         _, text, color = self._tag
         box = QRectF(rect.left(), y - _TAG_HALF_PX, rect.width(), 2 * _TAG_HALF_PX)
         p.fillRect(box, color)
-        st = self._static_text(text)
-        p.setPen(QColor("#ffffff"))
-        p.drawStaticText(QPointF(rect.left() + 7, y - st.size().height() / 2), st)
+        st, _, height = self._static_text(text)
+        p.setPen(_TAG_TEXT)
+        p.drawStaticText(QPointF(rect.left() + 7, y - height / 2), st)
 
 
 def _is_quarter(step: float) -> bool:
@@ -244,30 +256,13 @@ class GridItem(ViewFillingItem):
     def __init__(self, price_axis: FastAxis, time_axis: FastAxis, color: str) -> None:
         super().__init__()
         self._axes = (price_axis, time_axis)
-        self._pen = pg.mkPen(color)
-        self._lines = LineBatch()
-        self._key: tuple[object, ...] | None = None
+        self._rules = Rules(color)
         self.setZValue(-100)
 
     def paint(self, p: QPainter, *args: object) -> None:
         vb = self.getViewBox()
         if vb is None:
             return
-        (x0, x1), (y0, y1) = vb.viewRange()
         price_axis, time_axis = self._axes
-        ys = [v for v, _ in price_axis.tick_list()]
-        xs = [v for v, _ in time_axis.tick_list()]
-        key = (x0, x1, y0, y1, ys, xs)
-        if key != self._key:
-            arr = self._lines.resize(len(ys) + len(xs))
-            if ys:
-                arr[: len(ys)] = np.column_stack(
-                    (np.full(len(ys), x0), ys, np.full(len(ys), x1), ys)
-                )
-            if xs:
-                arr[len(ys) :] = np.column_stack(
-                    (xs, np.full(len(xs), y0), xs, np.full(len(xs), y1))
-                )
-            self._key = key
-        p.setPen(self._pen)
-        self._lines.draw(p)
+        self._rules.draw(p, [v for v, _ in price_axis.tick_list()],
+                         [v for v, _ in time_axis.tick_list()], vb.viewRect())

@@ -14,12 +14,15 @@ bar, but the same pixels).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QLineF, QRectF
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtCore import QLineF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
 
-__all__ = ["POINTER_CALLS", "LineBatch", "RectBatch"]
+__all__ = ["POINTER_CALLS", "LineBatch", "RectBatch", "Rules"]
 
 
 class _Batch:
@@ -73,6 +76,54 @@ class RectBatch(_Batch):
     def draw(self, p: QPainter) -> None:
         if self._size:
             p.drawRects(*self._args())
+
+
+class Rules:
+    """Axis-aligned one-pixel lines (grid, axis lines, separators).
+
+    Horizontal ones are filled as one-pixel-high rectangles in device pixels: Qt's
+    raster engine fills a row about fifteen times faster than it strokes a cosmetic
+    line of the same length, with the same pixels. Vertical ones stay cosmetic lines
+    (a one-pixel-wide rectangle costs a span per row, no less than the stroke). A
+    handful per frame: plain floats, no numpy calls.
+    """
+
+    def __init__(self, colour: QColor | str) -> None:
+        self._rows = RectBatch()
+        self._columns = LineBatch()
+        self._brush = QBrush(QColor(colour))
+        self._pen = QPen(QColor(colour), 0)
+        self._pen.setCosmetic(True)
+
+    def draw(self, p: QPainter, ys: Sequence[float], xs: Sequence[float],
+             view: QRectF) -> None:
+        """Horizontal rules at y `ys` and vertical at x `xs`, across `view` (all in the
+        painter's current coordinates)."""
+        if xs:
+            top, bottom = view.top(), view.bottom()
+            self._columns.resize(len(xs))[:] = [(x, top, x, bottom) for x in xs]
+            p.setPen(self._pen)
+            self._columns.draw(p)
+        if not ys:
+            return
+        tr = p.transform()
+        sx, dx, sy, dy = tr.m11(), tr.dx(), tr.m22(), tr.dy()
+        # Kept within the device: the raster engine converts to int, and a degenerate
+        # view (a range of zero, not yet laid out) maps to huge or non-finite values.
+        dev = p.device()
+        w, h = dev.width() + 2.0, dev.height() + 2.0
+        a, b = view.left() * sx + dx, view.right() * sx + dx
+        left, right = max(-2.0, min(a, b, w)), min(w, max(a, b, -2.0))
+        at = [y * sy + dy for y in ys]
+        rows = [(left, math.floor(r), right - left, 1.0) for r in at if -2.0 <= r <= h]
+        if not rows or not right > left:
+            return
+        self._rows.resize(len(rows))[:] = rows
+        p.resetTransform()
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(self._brush)
+        self._rows.draw(p)
+        p.setTransform(tr)
 
 
 def _pointer_calls_work() -> bool:

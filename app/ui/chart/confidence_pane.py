@@ -116,8 +116,9 @@ class _ConfidenceItem(ViewFillingItem):
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(self._brushes[k])
                 self._dots[k].draw(p)
-            flips = pane.flip_x
-            f = flips[(flips >= view.left()) & (flips <= view.right())]
+            flips = pane.flip_x  # in answer order, so ascending like x
+            f = flips[int(np.searchsorted(flips, view.left(), side="left")):
+                      int(np.searchsorted(flips, view.right(), side="right"))]
             if len(f):
                 lines = self._flips.resize(len(f))
                 lines[:, 0], lines[:, 2] = f, f

@@ -17,7 +17,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF
 
 from app.streams.candles import CandleStore
-from app.ui.chart.batch import LineBatch, RectBatch
+from app.ui.chart.batch import LineBatch, RectBatch, Rules
 from app.ui.chart.lod import Bins, CandleLod, level_for
 from app.ui.chart.style import ChartStyle
 
@@ -138,7 +138,7 @@ class VolumeItem(_BarsItem):
         super().__init__(bars, style)
         self._rects = (RectBatch(), RectBatch())
         self._brushes = (pg.mkBrush(style.up_volume), pg.mkBrush(style.down_volume))
-        self._separator = pg.mkPen(style.axis)
+        self._separator = Rules(style.axis)
         self._filled: Bins | None = None
 
     def boundingRect(self) -> QRectF:
@@ -160,12 +160,11 @@ class VolumeItem(_BarsItem):
     def paint(self, p: QPainter, *args: object) -> None:
         vb = self.getViewBox()
         if vb is not None:
-            # A hairline between the price and volume panes.
+            # A hairline between the price and volume panes, half a pixel inside the
+            # pane (on its edge, the view's clip would cut it).
             view = vb.viewRect()
-            # Half a pixel inside the pane, or the view's clip would cut it.
             y = view.bottom() - 0.5 * view.height() / max(1.0, vb.height())
-            p.setPen(self._separator)
-            p.drawLine(QLineF(view.left(), y, view.right(), y))
+            self._separator.draw(p, [y], [], view)
         bins = self.visible()
         if bins is None or len(bins) == 0:
             return

@@ -65,6 +65,14 @@ class _ChartViewBox(pg.ViewBox):
                 self.sigDragFinished.emit()
 
 
+def _draws_nothing(vb: pg.ViewBox) -> None:
+    """A view box, its child group and its (pen-less) border draw nothing themselves:
+    flagged or hidden, the scene skips them instead of calling an empty paint each frame."""
+    vb.setFlag(vb.GraphicsItemFlag.ItemHasNoContents, True)
+    vb.childGroup.setFlag(vb.GraphicsItemFlag.ItemHasNoContents, True)
+    vb.borderRect.setVisible(vb.borderRect.pen().style() != Qt.PenStyle.NoPen)
+
+
 class CandleChart(QWidget):
     """Candles + volume over `store`; see the module docstring for the refresh contract."""
 
@@ -163,8 +171,7 @@ class CandleChart(QWidget):
             plot.getAxis("right").setWidth(st.axis_width_px)
             # The view box and its child group draw nothing themselves (no
             # border): skipping their paint calls saves a Python call each frame.
-            vb.setFlag(vb.GraphicsItemFlag.ItemHasNoContents, True)
-            vb.childGroup.setFlag(vb.GraphicsItemFlag.ItemHasNoContents, True)
+            _draws_nothing(vb)
         self.price_plot.hideAxis("bottom")
         # Hidden axes would still follow every range change: cut them loose.
         for plot, names in (
@@ -174,6 +181,7 @@ class CandleChart(QWidget):
             for name in names:
                 plot.getAxis(name).unlinkFromView()
         self._time_axis.setHeight(22)
+        self._hide_empty_borders()
 
         self._candles = CandleItem(self._bars, st)
         self._volume = VolumeItem(self._bars, st)
@@ -329,9 +337,16 @@ class CandleChart(QWidget):
         plot.setXLink(self.price_plot)
         plot.getAxis("right").setWidth(self.style_.axis_width_px)
         vb = plot.getViewBox()
+        _draws_nothing(vb)
+        self._hide_empty_borders()
         self._panes.append(vb)
         if hasattr(vb, "sigDragFinished"):
             vb.sigDragFinished.connect(self._on_drag_finished)
+
+    def _hide_empty_borders(self) -> None:
+        # The layout's per-cell border rects have no pen: unpainted items cost nothing.
+        for rect in self._view.ci.itemBorders.values():
+            rect.setVisible(rect.pen().style() != Qt.PenStyle.NoPen)
 
     def remove_pane(self, plot: pg.PlotItem) -> None:
         vb = plot.getViewBox()
