@@ -8,6 +8,7 @@ selection and scroll position across polls.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -49,17 +50,62 @@ Index = QModelIndex | QPersistentModelIndex
 PANEL_WIDTH = 560
 
 
+DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+# The roles data() answers; Qt asks a dozen more per cell painted (font, size hint,
+# decoration, check state, ...), each a call into Python: those return at once.
+SERVED_ROLES = frozenset({DISPLAY, int(SORT_ROLE), int(ID_ROLE), int(USAGE_ROLE), TOOLTIP,
+                          FOREGROUND, ALIGNMENT})
+CENTRED = int(Qt.AlignmentFlag.AlignCenter)
+_COLOURS: dict[str, QColor] = {}
+
+
+def _colour(name: str | None) -> QColor | None:
+    if name is None:
+        return None
+    colour = _COLOURS.get(name)
+    if colour is None:
+        colour = _COLOURS[name] = QColor(name)
+    return colour
+
+
+class _Cells:
+    """One row as the table shows it, computed when the row changes, not per paint."""
+
+    __slots__ = ("fg", "keys", "texts", "usage")
+
+    def __init__(self, row: SessionRow, open_ids: set[str]) -> None:
+        self.texts = [row.session_id, row.type or "…", row.tokens_text(), row.in_use_text(),
+                      ago(row.last_used_at),
+                      "…" if row.flash_count is None else str(row.flash_count)]
+        self.keys = (row.session_id, row.type or "", row.cache_usage, int(row.in_use),
+                     row.last_used_at, row.flash_count or 0)
+        self.usage = row.cache_usage
+        self.fg = [theme.ACCENT if row.session_id in open_ids else None, None, None,
+                   theme.WARN if row.in_use else None, None, None]
+
+
 class SessionsModel(QAbstractTableModel):
     def __init__(self, store: SessionsStore, parent: Any = None) -> None:
         super().__init__(parent)
         self.store = store
         self.open_ids: set[str] = set()
         self._shadow = list(store.order)
+        self._cells: dict[str, _Cells] = {}
+        self._rebuild_cells()
+
+    def _rebuild_cells(self) -> None:
+        rows = self.store.rows
+        self._cells = {sid: _Cells(rows[sid], self.open_ids)
+                       for sid in self._shadow if sid in rows}
 
     def set_store(self, store: SessionsStore) -> None:
         self.beginResetModel()  # only when switching servers
         self.store = store
         self._shadow = list(store.order)
+        self._rebuild_cells()
         self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -75,53 +121,68 @@ class SessionsModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._shadow):
+        if role not in SERVED_ROLES:
             return None
-        row = self.store.rows.get(self._shadow[index.row()])
-        if row is None:  # removed by a poll whose diff is not applied yet
+        r = index.row()
+        if r < 0 or r >= len(self._shadow):
+            return None
+        sid = self._shadow[r]
+        cells = self._cells.get(sid)
+        if cells is None or sid not in self.store.rows:  # removed by a poll not applied yet
             return None
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, col)
+        if role == DISPLAY:
+            return cells.texts[col]
         if role == SORT_ROLE:
-            return self._sort_key(row, col)
+            return cells.keys[col]
         if role == ID_ROLE:
-            return row.session_id
+            return sid
         if role == USAGE_ROLE:
-            return row.cache_usage
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return row.tooltip()  # per API generation (app.core.sessions)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if col == COL_IN_USE and row.in_use:
-                return QColor(theme.WARN)
-            if col == COL_ID and row.session_id in self.open_ids:
-                return QColor(theme.ACCENT)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_FLASH, COL_IN_USE):
-            return int(Qt.AlignmentFlag.AlignCenter)
-        return None
+            return cells.usage
+        if role == FOREGROUND:
+            return _colour(cells.fg[col])
+        if role == ALIGNMENT:
+            return CENTRED if col in (COL_FLASH, COL_IN_USE) else None
+        # ToolTipRole: only on hover, so read from the row then (per API generation).
+        row = self.store.rows.get(sid)
+        return row.tooltip() if row is not None else None
 
-    @staticmethod
-    def _text(row: SessionRow, col: int) -> str:
-        if col == COL_ID:
-            return row.session_id
-        if col == COL_TYPE:
-            return row.type or "…"
-        if col == COL_TOKENS:
-            return row.tokens_text()
-        if col == COL_IN_USE:
-            return row.in_use_text()
-        if col == COL_LAST:
-            return ago(row.last_used_at)
-        return "…" if row.flash_count is None else str(row.flash_count)
+    def _emit_cell(self, i: int, col: int, roles: list[int]) -> None:
+        # One cell at a time: a range makes the view repaint its whole viewport.
+        idx = self.index(i, col)
+        self.dataChanged.emit(idx, idx, roles)
 
-    @staticmethod
-    def _sort_key(row: SessionRow, col: int) -> Any:
-        return (row.session_id, row.type or "", row.cache_usage, int(row.in_use),
-                row.last_used_at, row.flash_count or 0)[col]
+    def _signal_changes(self, i: int, old: _Cells, new: _Cells) -> None:
+        """Signals only the cells whose shown value changed, with the roles that did."""
+        for col in range(len(HEADERS)):
+            roles = []
+            if new.texts[col] != old.texts[col]:
+                roles.append(DISPLAY)
+            if new.keys[col] != old.keys[col]:
+                roles.append(int(SORT_ROLE))
+            if new.fg[col] != old.fg[col]:
+                roles.append(FOREGROUND)
+            if col == COL_TOKENS and new.usage != old.usage:
+                roles.append(int(USAGE_ROLE))
+            if roles:
+                self._emit_cell(i, col, roles)
 
     def apply_pending(self) -> None:
-        """Apply core's queued diffs as fine-grained row signals."""
-        for diff in self.store.take_pending():
+        """Apply core's queued diffs as fine-grained row and cell signals."""
+        diffs = self.store.take_pending()
+        rows = self.store.rows
+        # Every changed row's cells first, the signals after: the proxy re-sorts on a sort
+        # key's signal (or an insertion) comparing with the other rows' keys, which must be
+        # the new ones already, as core's rows are (a stale neighbour = a needless re-sort,
+        # a layoutChanged, a whole repaint).
+        old_cells: dict[str, _Cells] = {}  # in the order core reported the changes
+        for diff in diffs:
+            for sid in diff.changed:
+                row, old = rows.get(sid), self._cells.get(sid)
+                if row is not None and old is not None and sid not in old_cells:
+                    old_cells[sid] = old
+                    self._cells[sid] = _Cells(row, self.open_ids)
+        for diff in diffs:
             # Removals first, from the bottom so earlier indexes stay valid.
             for sid in sorted(diff.removed, key=self._old_index, reverse=True):
                 i = self._old_index(sid)
@@ -129,21 +190,27 @@ class SessionsModel(QAbstractTableModel):
                     continue
                 self.beginRemoveRows(QModelIndex(), i, i)
                 del self._shadow[i]
+                self._cells.pop(sid, None)
+                old_cells.pop(sid, None)
                 self.endRemoveRows()
             for sid in diff.added:
-                if sid in self._shadow or sid not in self.store.rows:
+                if sid in self._shadow or sid not in rows:
                     continue
                 i = len(self._shadow)
                 self.beginInsertRows(QModelIndex(), i, i)
                 self._shadow.append(sid)
+                self._cells[sid] = _Cells(rows[sid], self.open_ids)
                 self.endInsertRows()
-            for sid in diff.changed:
-                if sid in self._shadow:
-                    i = self._shadow.index(sid)
-                    self.dataChanged.emit(self.index(i, 0), self.index(i, len(HEADERS) - 1))
+        if old_cells:
+            where = {sid: i for i, sid in enumerate(self._shadow)}
+            for sid, old in old_cells.items():
+                new = self._cells.get(sid)
+                if sid in where and new is not None:
+                    self._signal_changes(where[sid], old, new)
         if self._shadow != self.store.order:  # should not happen; recover without crashing
             self.beginResetModel()
             self._shadow = list(self.store.order)
+            self._rebuild_cells()
             self.endResetModel()
 
     # The rows Qt currently believes in; core's `order` already moved on when we apply.
@@ -155,11 +222,31 @@ class SessionsModel(QAbstractTableModel):
         except ValueError:
             return None
 
+    def set_open_ids(self, open_ids: set[str]) -> None:
+        """The open sessions' ids are accented: signals the id cells whose colour changed."""
+        self.open_ids = set(open_ids)
+        for i, sid in enumerate(self._shadow):
+            cells = self._cells.get(sid)
+            if cells is None:
+                continue
+            fg = theme.ACCENT if sid in self.open_ids else None
+            if cells.fg[COL_ID] != fg:
+                cells.fg[COL_ID] = fg
+                self._emit_cell(i, COL_ID, [FOREGROUND])
+
     def tick_ages(self) -> None:
-        if self._shadow:
-            last = len(self._shadow) - 1
-            self.dataChanged.emit(self.index(0, COL_LAST), self.index(last, COL_LAST),
-                                  [Qt.ItemDataRole.DisplayRole])
+        """Re-reads the "Last used" texts; signals only the cells whose text changed."""
+        now = time.time()
+        rows = self.store.rows
+        for i, sid in enumerate(self._shadow):
+            cells = self._cells.get(sid)
+            row = rows.get(sid)
+            if cells is None or row is None:
+                continue
+            text = ago(row.last_used_at, now)
+            if text != cells.texts[COL_LAST]:
+                cells.texts[COL_LAST] = text
+                self._emit_cell(i, COL_LAST, [DISPLAY])
 
 
 class CacheBarDelegate(QStyledItemDelegate):
@@ -190,6 +277,19 @@ class SessionsProxy(QSortFilterProxyModel):
         self.setDynamicSortFilter(True)
 
 
+# Roles the view does not draw: a signal of these alone (a sort key moved, the text did not)
+# re-sorts in the proxy but repaints nothing.
+UNPAINTED_ROLES = frozenset({int(SORT_ROLE), int(ID_ROLE), TOOLTIP})
+
+
+class SessionsView(QTableView):
+    def dataChanged(self, top_left: Index, bottom_right: Index,
+                    roles: Sequence[int] = ()) -> None:
+        if roles and UNPAINTED_ROLES.issuperset(int(r) for r in roles):
+            return
+        super().dataChanged(top_left, bottom_right, roles)
+
+
 class SessionsPanel(QWidget):
     """Filter box, table and actions. Emits what the user asked for; the window acts."""
 
@@ -207,7 +307,7 @@ class SessionsPanel(QWidget):
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.filter.textChanged.connect(lambda _t: self.count.setText(self.count_text()))
         self.count = QLabel(objectName="muted")
-        self.table = QTableView()
+        self.table = SessionsView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_LAST, Qt.SortOrder.DescendingOrder)
@@ -289,10 +389,7 @@ class SessionsPanel(QWidget):
     def refresh(self, open_ids: set[str]) -> None:
         """Called on the display timer: applies diffs, ticks ages once a second."""
         if open_ids != self.model.open_ids:
-            self.model.open_ids = set(open_ids)
-            if self.model.rowCount():
-                self.model.dataChanged.emit(self.model.index(0, 0),
-                                            self.model.index(self.model.rowCount() - 1, 0))
+            self.model.set_open_ids(open_ids)
         self.model.apply_pending()
         now = time.monotonic()
         if now - self._last_tick >= 1.0:

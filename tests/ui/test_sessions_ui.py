@@ -111,3 +111,76 @@ def test_new_session_dialog_creates_it_on_the_server_and_opens_its_view(
     qtbot.waitUntil(lambda: model.session_id in ids_in_table(w), timeout=10_000)
     row = w.dashboard.sessions.rows[model.session_id]
     assert row.context == 1024
+
+
+def test_a_listing_signals_only_the_cells_that_changed(qtbot: Any) -> None:
+    """A poll repaints the cells whose shown value changed, not whole rows; data() answers
+    only the roles the table serves; sort, filter and selection hold."""
+    import time
+
+    from app.api.models import SessionSummary
+    from app.core.sessions import SessionsStore
+    from app.ui.sessions_table import COL_IN_USE, COL_LAST, USAGE_ROLE, SessionsPanel
+
+    now = time.time()
+
+    def listing(tokens: dict[str, int], busy: str = "") -> list[SessionSummary]:
+        return [SessionSummary.model_validate({
+            "session_id": sid, "n_tokens": n, "context": 4096, "prefix_end": 40,
+            "cache_usage": n / 4096, "created_at": now - 100, "last_used_at": now - 50 - i,
+            "in_use": sid == busy}) for i, (sid, n) in enumerate(tokens.items())]
+
+    store = SessionsStore()
+    tokens = {f"sess_{i:02d}": 400 + i for i in range(10)}
+    store.apply(listing(tokens), 64)
+    panel = SessionsPanel(store)
+    qtbot.addWidget(panel)
+    panel.refresh(set())
+    panel.table.sortByColumn(COL_ID, Qt.SortOrder.DescendingOrder)
+    panel.select("sess_03")
+    model = panel.model
+    signals: list[tuple[int, int, int, int, list[int]]] = []
+    model.dataChanged.connect(lambda tl, br, roles=(): signals.append(
+        (tl.row(), tl.column(), br.row(), br.column(), [int(r) for r in roles])))
+    layouts: list[int] = []
+    panel.proxy.layoutChanged.connect(lambda *a: layouts.append(1))
+    # An unchanged listing: nothing signalled.
+    store.apply(listing(tokens), 64)
+    model.apply_pending()
+    assert signals == []
+    # One session's tokens, another's busy state.
+    tokens["sess_05"] += 100
+    store.apply(listing(tokens, busy="sess_07"), 64)
+    model.apply_pending()
+    display, sort = int(Qt.ItemDataRole.DisplayRole), int(SORT_ROLE)
+    fg = int(Qt.ItemDataRole.ForegroundRole)
+    assert sorted(signals) == sorted([
+        (5, COL_TOKENS, 5, COL_TOKENS, [display, sort, int(USAGE_ROLE)]),
+        (7, COL_IN_USE, 7, COL_IN_USE, [display, sort, fg]),
+    ])
+    assert model.index(5, COL_TOKENS).data() == "505 / 4,096"
+    assert model.index(7, COL_IN_USE).data() == "busy"
+    assert model.index(7, COL_IN_USE).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.index(5, COL_TOKENS).data(Qt.ItemDataRole.SizeHintRole) is None
+    assert model.index(5, COL_TOKENS).data(Qt.ItemDataRole.FontRole) is None
+    assert "sess_05" in model.index(5, COL_ID).data(Qt.ItemDataRole.ToolTipRole)
+    assert model.index(5, COL_LAST).data() == "55 s ago"
+    # The ages tick signals only the texts that changed (none within the same second).
+    signals.clear()
+    model.tick_ages()
+    assert all(s[1] == COL_LAST and s[0] == s[2] for s in signals)
+    # Opening a session accents its id cell alone.
+    signals.clear()
+    panel.refresh({"sess_02"})
+    assert (2, COL_ID, 2, COL_ID, [fg]) in signals
+    assert all(s[1] in (COL_ID, COL_LAST) and s[0] == s[2] for s in signals)
+    # Sort, selection, no re-sort for an unchanged order, filter and its count.
+    assert layouts == []
+    assert [panel.proxy.index(r, 0).data(ID_ROLE) for r in range(10)] == sorted(tokens,
+                                                                                reverse=True)
+    assert panel.selected_id() == "sess_03"
+    panel.table.sortByColumn(COL_TOKENS, Qt.SortOrder.DescendingOrder)
+    assert panel.proxy.index(0, 0).data(ID_ROLE) == "sess_05"
+    panel.filter.setText("sess_0")
+    panel.filter.setText("sess_05")
+    assert panel.proxy.rowCount() == 1 and panel.count.text() == "1 of 10 sessions · max 64"
