@@ -63,11 +63,13 @@ _COLOURS: dict[str, QColor] = {}
 
 
 def _colour(name: str | None) -> QColor | None:
+    """The theme's colour `name` ("ACCENT", ...), read when asked: the theme can switch."""
     if name is None:
         return None
-    colour = _COLOURS.get(name)
+    value = getattr(theme, name)
+    colour = _COLOURS.get(value)
     if colour is None:
-        colour = _COLOURS[name] = QColor(name)
+        colour = _COLOURS[value] = QColor(value)
     return colour
 
 
@@ -83,8 +85,8 @@ class _Cells:
         self.keys = (row.session_id, row.type or "", row.cache_usage, int(row.in_use),
                      row.last_used_at, row.flash_count or 0)
         self.usage = row.cache_usage
-        self.fg = [theme.ACCENT if row.session_id in open_ids else None, None, None,
-                   theme.WARN if row.in_use else None, None, None]
+        self.fg = ["ACCENT" if row.session_id in open_ids else None, None, None,
+                   "WARN" if row.in_use else None, None, None]  # theme colours' names
 
 
 class SessionsModel(QAbstractTableModel):
@@ -229,7 +231,7 @@ class SessionsModel(QAbstractTableModel):
             cells = self._cells.get(sid)
             if cells is None:
                 continue
-            fg = theme.ACCENT if sid in self.open_ids else None
+            fg = "ACCENT" if sid in self.open_ids else None
             if cells.fg[COL_ID] != fg:
                 cells.fg[COL_ID] = fg
                 self._emit_cell(i, COL_ID, [FOREGROUND])

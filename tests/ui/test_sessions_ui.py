@@ -184,3 +184,12 @@ def test_a_listing_signals_only_the_cells_that_changed(qtbot: Any) -> None:
     panel.filter.setText("sess_0")
     panel.filter.setText("sess_05")
     assert panel.proxy.rowCount() == 1 and panel.count.text() == "1 of 10 sessions · max 64"
+    # The accent follows a theme switch (colours are read when painted, not cached).
+    from app.ui import theme
+
+    saved = theme.ACCENT
+    try:
+        theme.ACCENT = "#123456"
+        assert model.index(2, COL_ID).data(Qt.ItemDataRole.ForegroundRole).name() == "#123456"
+    finally:
+        theme.ACCENT = saved
