@@ -9,6 +9,7 @@ buffers (app.ui.chart.batch; no QPicture, no per-bar Python calls).
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ from app.ui.chart.style import ChartStyle
 
 __all__ = [
     "CandleItem",
+    "ChartItem",
     "LevelLine",
     "Marker",
     "MarkerItem",
@@ -60,7 +62,41 @@ class VisibleBars:
         return self._bins
 
 
-class _BarsItem(pg.GraphicsObject):
+class ChartItem(pg.GraphicsObject):
+    """A chart item that reads its view box when it paints and needs no notice of the
+    box's range or transform changes.
+
+    pyqtgraph connects every item in a view box to the box's sigRangeChanged and
+    sigTransformChanged; a following chart moves its range every frame, and each
+    connection costs a Python call through Qt's signal machinery, two per item per
+    change. These items drop both connections once made. The scene has no index and
+    the view repaints whole (CandleChart), so a bounding rect read at paint time is
+    all Qt needs.
+    """
+
+    _quiet: weakref.ref[pg.ViewBox] | None = None
+
+    def _signals(self, vb: pg.ViewBox) -> tuple[tuple[object, object], ...]:
+        return ((vb.sigRangeChanged, self.viewRangeChanged),
+                (vb.sigTransformChanged, self.viewTransformChanged))
+
+    def _updateView(self) -> None:
+        # pyqtgraph disconnects from the old box itself when the item moves or leaves:
+        # it gets its connections back first, so that never fails.
+        old = self._quiet() if self._quiet is not None else None
+        if old is not None:
+            for signal, slot in self._signals(old):
+                signal.connect(slot)  # type: ignore[attr-defined]
+        self._quiet = None
+        super()._updateView()
+        vb = self.getViewBox()
+        if isinstance(vb, pg.ViewBox):  # not a bare scene or widget: connected just now
+            for signal, slot in self._signals(vb):
+                signal.disconnect(slot)  # type: ignore[attr-defined]
+            self._quiet = weakref.ref(vb)
+
+
+class _BarsItem(ChartItem):
     """Common parts: bounds, view lookup, the shared VisibleBars."""
 
     def __init__(self, bars: VisibleBars, style: ChartStyle) -> None:
@@ -184,16 +220,12 @@ class Marker:
     color: QColor
 
 
-class ViewFillingItem(pg.GraphicsObject):
+class ViewFillingItem(ChartItem):
     """An item that covers whatever its view box shows (grid, markers)."""
 
     def boundingRect(self) -> QRectF:
         vb = self.getViewBox()
         return vb.viewRect() if vb is not None else QRectF()
-
-    def viewRangeChanged(self) -> None:
-        self.prepareGeometryChange()
-        self.update()
 
 
 class LevelLine(ViewFillingItem):
