@@ -8,6 +8,7 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -328,7 +329,13 @@ class SessionView(QWidget):
             f"after a drop: {p.resent:,}")
         set_pending = getattr(self.chart, "set_pending", None)
         if set_pending is not None:
-            set_pending(p.ingested if m.owned and p.queued else None)
+            first = p.ingested if m.owned and p.queued else None
+            shown = getattr(self.chart, "store", m.store)
+            if first is not None and shown is not m.store and first < len(m.store):
+                # Bars of a coarser timeframe: fade from the bar holding the first unread.
+                first = max(0, int(np.searchsorted(shown.t, float(m.store.t[first]),
+                                                   side="right")) - 1)
+            set_pending(first)
 
     def refresh(self) -> None:
         """Display-timer tick: redraw only what changed since the last tick."""

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
@@ -96,6 +97,28 @@ def test_queued_candles_are_drawn_faded_until_the_model_has_read_them(
     assert "not yet read" in view.candles_chip.text()
     qtbot.waitUntil(lambda: model.progress.ingested == 30, timeout=240_000)
     qtbot.waitUntil(lambda: view.chart.pending_span is None, timeout=5000)
+
+
+def test_at_a_coarser_timeframe_the_faded_band_starts_at_the_bar_of_the_first_unread(
+        window: MainWindow, qtbot: Any, arun: Any) -> None:
+    view = arun(window.create_session(small_spec(flash=(), window=12)))
+    model = view.model
+    view.trader.set_timeframe("5m")
+    view.attach_feed(SyntheticFeed(seed=11, count=30, speed=math.inf), "fast")
+    chart = view.chart
+    # 30 one-minute candles are 6 or 7 bars: an index into the candles would be past them.
+    qtbot.waitUntil(lambda: chart.pending_span is not None and model.progress.ingested > 7,
+                    timeout=60_000)
+    x0, x1 = chart.pending_span
+    bars = chart.store
+    assert len(bars) < len(model.store)
+    # The bar holding the first unread candle (read now, or later: reading only grows).
+    first = int(np.searchsorted(bars.t, model.store.t[model.progress.ingested],
+                                side="right")) - 1 if model.progress.ingested < len(
+                                    model.store) else len(bars)
+    assert 0 <= x0 + 0.5 <= first and x1 <= len(bars) - 0.5
+    qtbot.waitUntil(lambda: model.progress.ingested == 30, timeout=240_000)
+    qtbot.waitUntil(lambda: chart.pending_span is None, timeout=5000)
 
 
 def test_the_sessions_count_follows_the_filter(window: MainWindow, qtbot: Any,
