@@ -71,6 +71,9 @@ def _draws_nothing(vb: pg.ViewBox) -> None:
     vb.setFlag(vb.GraphicsItemFlag.ItemHasNoContents, True)
     vb.childGroup.setFlag(vb.GraphicsItemFlag.ItemHasNoContents, True)
     vb.borderRect.setVisible(vb.borderRect.pen().style() != Qt.PenStyle.NoPen)
+    plot = vb.parentItem()
+    if isinstance(plot, pg.PlotItem):  # a layout cell: its paint draws nothing either
+        plot.setFlag(plot.GraphicsItemFlag.ItemHasNoContents, True)
 
 
 class CandleChart(QWidget):
@@ -126,6 +129,7 @@ class CandleChart(QWidget):
         self._view.setCacheMode(QGraphicsView.CacheModeFlag.CacheNone)
         self._view.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self._view.ci.layout.setContentsMargins(4, 2, 2, 2)
+        self._view.ci.setFlag(self._view.ci.GraphicsItemFlag.ItemHasNoContents, True)
         self._view.ci.layout.setVerticalSpacing(0)
         readout_font = QFont()
         readout_font.setPointSizeF(st.font_pt + 0.5)
