@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QWheelEvent
@@ -100,6 +101,22 @@ def test_follows_newest_only_while_at_right_edge(chart: CandleChart, cols) -> No
     assert chart.x_range() == pytest.approx(before)
     chart.set_follow(True)
     assert chart.x_range()[1] >= len(chart.store) - 1
+
+
+def test_every_pane_shows_the_price_panes_time_range_and_moves_it(
+        chart: CandleChart) -> None:
+    pane = pg.PlotItem(viewBox=pg.ViewBox())
+    chart.add_pane(pane)
+    volume = chart.volume_plot.getViewBox()
+    chart.set_x_range(100, 220)
+    assert volume.viewRange()[0] == [100, 220] and pane.getViewBox().viewRange()[0] == [100, 220]
+    volume.setXRange(300, 400, padding=0)  # a drag or wheel on the volume pane
+    assert chart.x_range() == (300, 400) and pane.getViewBox().viewRange()[0] == [300, 400]
+    pane.getViewBox().setXRange(500, 640, padding=0)
+    assert chart.x_range() == (500, 640) and volume.viewRange()[0] == [500, 640]
+    chart.remove_pane(pane)
+    chart.set_x_range(10, 90)
+    assert volume.viewRange()[0] == [10, 90] and pane.getViewBox().viewRange()[0] == [500, 640]
 
 
 def test_y_range_fits_visible_candles_after_pan(chart: CandleChart) -> None:

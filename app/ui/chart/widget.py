@@ -12,6 +12,7 @@ has not changed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from datetime import tzinfo
@@ -74,6 +75,9 @@ def _draws_nothing(vb: pg.ViewBox) -> None:
     plot = vb.parentItem()
     if isinstance(plot, pg.PlotItem):  # a layout cell: its paint draws nothing either
         plot.setFlag(plot.GraphicsItemFlag.ItemHasNoContents, True)
+        # Its buttons are hidden: no need to re-check them on every change of the view.
+        with contextlib.suppress(RuntimeError, TypeError):
+            vb.sigStateChanged.disconnect(plot.viewStateChanged)
 
 
 class CandleChart(QWidget):
@@ -160,7 +164,10 @@ class CandleChart(QWidget):
         )
         self._view.ci.layout.setRowStretchFactor(0, 4)
         self._view.ci.layout.setRowStretchFactor(1, 1)
-        self.volume_plot.setXLink(self.price_plot)
+        self._followers: list[pg.ViewBox] = []
+        self._copying_x = False
+        self._price_vb.sigXRangeChanged.connect(self._copy_x)
+        self._follow_x(self._volume_vb)
         self._pending = PendingShade([self.price_plot, self.volume_plot], st.background)
         for plot, vb in ((self.price_plot, self._price_vb), (self.volume_plot, self._volume_vb)):
             plot.hideButtons()
@@ -338,14 +345,41 @@ class CandleChart(QWidget):
         layout.addItem(self.volume_plot, row=row + 1, col=0)
         layout.layout.setRowStretchFactor(row, stretch)
         layout.layout.setRowStretchFactor(row + 1, 1)
-        plot.setXLink(self.price_plot)
         plot.getAxis("right").setWidth(self.style_.axis_width_px)
         vb = plot.getViewBox()
+        self._follow_x(vb)
         _draws_nothing(vb)
         self._hide_empty_borders()
         self._panes.append(vb)
         if hasattr(vb, "sigDragFinished"):
             vb.sigDragFinished.connect(self._on_drag_finished)
+
+    def _follow_x(self, vb: pg.ViewBox) -> None:
+        """`vb` shows the price pane's time range, and moves it when dragged or zoomed.
+
+        Instead of pyqtgraph's setXLink: every pane has the price pane's width and x, so
+        the range is copied as it is; pyqtgraph's link maps both views' screen geometry
+        and re-disables auto-range on each change, which a following chart makes every
+        frame for every pane."""
+        vb.disableAutoRange(pg.ViewBox.XAxis)
+        (x0, x1), _ = self._price_vb.viewRange()
+        vb.setXRange(x0, x1, padding=0)
+        self._followers.append(vb)
+        vb.sigXRangeChanged.connect(self._copy_x)
+
+    def _copy_x(self, source: pg.ViewBox, x_range: tuple[float, float]) -> None:
+        if self._copying_x:
+            return
+        self._copying_x = True
+        try:
+            targets = self._followers if source is self._price_vb else [self._price_vb] + [
+                vb for vb in self._followers if vb is not source]
+            for vb in targets:
+                (x0, x1), _ = vb.viewRange()
+                if (x0, x1) != tuple(x_range):
+                    vb.setXRange(*x_range, padding=0)
+        finally:
+            self._copying_x = False
 
     def _hide_empty_borders(self) -> None:
         # The layout's per-cell border rects have no pen: unpainted items cost nothing.
@@ -356,6 +390,8 @@ class CandleChart(QWidget):
         vb = plot.getViewBox()
         if vb in self._panes:
             self._panes.remove(vb)
+            self._followers.remove(vb)
+            vb.sigXRangeChanged.disconnect(self._copy_x)
             self._view.ci.removeItem(plot)
 
     @property
