@@ -30,6 +30,7 @@ __all__ = ["EMA", "SMA", "VWAP", "Bollinger", "Overlay", "make_overlay"]
 
 _DAY = 86400.0
 _EMA_BLOCK = 64
+_EMA_GROWTH = 1e8  # the largest r^-k a block's cumulative sum may carry
 
 
 class Overlay:
@@ -175,9 +176,12 @@ def ema(c: np.ndarray, alpha: float) -> np.ndarray:
     if not m:
         return np.empty(0)
     r = 1.0 - alpha
-    b = _EMA_BLOCK
     if r == 0.0:
         return c.copy()
+    # Blocks as long as r^-(b-1) stays below _EMA_GROWTH (precision is lost in
+    # proportion): fewer carries, each a Python step; 64 at least (the closes of a
+    # short period decay fast, their carries are few anyway).
+    b = max(_EMA_BLOCK, min(1024, int(math.log(_EMA_GROWTH) / -math.log(r)) + 1))
     rows = -(-m // b)
     x = np.zeros(rows * b)
     x[:m] = c
