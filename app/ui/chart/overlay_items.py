@@ -39,6 +39,8 @@ class OverlayItem(ViewFillingItem):
         names = [n for n in overlay.lines if not n.startswith("_")]
         self.names = names
         self._batches = [LineBatch() for _ in names]
+        self._x_key: tuple[int, int, int, int | None] | None = None
+        self._x = np.empty(0)
         # One-pixel cosmetic pens: the chart is drawn without antialiasing, where a
         # wider pen only alternates 1 and 2 px and leaves Qt's fast line path.
         self._pens = [pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine if i else
@@ -70,22 +72,44 @@ class OverlayItem(ViewFillingItem):
         i1 = min(n - 1, math.ceil(view.right()) + stride)
         if i1 <= i0:
             return
-        idx = np.arange(i0, i1 + 1, stride)
-        if idx[-1] != n - 1 and i1 == n - 1:
-            idx = np.r_[idx, n - 1]  # always reach the newest bar
+        # Strided views of the lines (no gather), plus the newest bar when the stride
+        # steps over it.
+        tail = i1 == n - 1 and (i1 - i0) % stride != 0
+        count = (i1 - i0) // stride + 1
+        m = count + tail - 1  # segments
+        if m < 1:
+            return
+        x = self._x_of(i0, stride, count, n - 1 if tail else None)
         vals = self.overlay.values()
-        x = idx.astype(np.float64)
         for k, name in enumerate(self.names):
-            y = vals[name][idx]
-            ok = np.isfinite(y[:-1]) & np.isfinite(y[1:])
-            m = int(ok.sum())
-            if not m:
-                continue
+            line = vals[name]
             lines = self._batches[k].resize(m)
-            lines[:, 0], lines[:, 1] = x[:-1][ok], y[:-1][ok]
-            lines[:, 2], lines[:, 3] = x[1:][ok], y[1:][ok]
+            ys = line[i0: i1 + 1: stride]
+            lines[: count - 1, 1] = ys[:-1]
+            lines[: count - 1, 3] = ys[1:]
+            if tail:
+                lines[-1, 1], lines[-1, 3] = ys[-1], line[n - 1]
+            lines[:, 0], lines[:, 2] = x[:-1], x[1:]
+            # Lines start with NaN while their window fills: drop the segments touching it.
+            if not (math.isfinite(lines[0, 1]) and math.isfinite(lines[-1, 3])) or (
+                    not np.isfinite(lines[:, 1]).all()):
+                ok = np.isfinite(lines[:, 1]) & np.isfinite(lines[:, 3])
+                kept = lines[ok]
+                if not len(kept):
+                    continue
+                lines = self._batches[k].resize(len(kept))
+                lines[:] = kept
             p.setPen(self._pens[k])
             self._batches[k].draw(p)
+
+    def _x_of(self, i0: int, stride: int, count: int, newest: int | None) -> np.ndarray:
+        """x of the points drawn: i0, i0 + stride, ... (and the newest bar), cached."""
+        key = (i0, stride, count, newest)
+        if key != self._x_key:
+            x = np.arange(i0, i0 + stride * count, stride, dtype=np.float64)
+            self._x = np.append(x, float(newest)) if newest is not None else x
+            self._x_key = key
+        return self._x
 
 
 class PriceLevels:
