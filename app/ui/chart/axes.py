@@ -20,7 +20,15 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen, QStaticText, QTransform
 from app.ui.chart.batch import LineBatch, Rules
 from app.ui.chart.items import ViewFillingItem
 
-__all__ = ["FastAxis", "GridItem", "PriceAxis", "VolumeAxis", "price_decimals", "short_number"]
+__all__ = [
+    "FastAxis",
+    "FixedAxis",
+    "GridItem",
+    "PriceAxis",
+    "VolumeAxis",
+    "price_decimals",
+    "short_number",
+]
 
 Tick = tuple[float, str]
 
@@ -73,6 +81,15 @@ class FastAxis(pg.AxisItem):
         self._ticks: list[Tick] = []
         self._placed_key: tuple[object, ...] | None = None
         self._placed: list[tuple[float, QRectF, QStaticText]] = []
+
+    def boundingRect(self) -> QRectF:
+        # pyqtgraph's works it out in Python from the style on every call, and Qt asks
+        # several times a frame; it changes only with the axis's geometry.
+        geo = self.geometry()
+        if geo != getattr(self, "_bounds_geo", None):  # (asked during pyqtgraph's __init__)
+            self._bounds_geo = QRectF(geo)
+            self._bounds = super().boundingRect()
+        return self._bounds
 
     # Subclasses say where ticks go and what they read.
     def ticks(self, lo: float, hi: float, length_px: float) -> list[Tick]:
@@ -233,6 +250,18 @@ class PriceAxis(FastAxis):
 def _is_quarter(step: float) -> bool:
     mantissa = step / 10 ** math.floor(math.log10(step) + 1e-9)
     return abs(mantissa - 2.5) < 1e-6
+
+
+class FixedAxis(FastAxis):
+    """An axis with the same few labelled values whatever the range (a pane's levels)."""
+
+    def __init__(self, orientation: str, values: list[Tick], *, text: str, line: str,
+                 font: QFont) -> None:
+        super().__init__(orientation, text=text, line=line, font=font)
+        self._values = list(values)
+
+    def ticks(self, lo: float, hi: float, length_px: float) -> list[Tick]:
+        return [(v, label) for v, label in self._values if lo <= v <= hi]
 
 
 class VolumeAxis(FastAxis):

@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen, QStaticText, QTransform
 
 from app.core.scoring import NO, YES
 from app.core.signals import SignalLog
+from app.ui.chart.axes import FixedAxis
 from app.ui.chart.batch import LineBatch, RectBatch
 from app.ui.chart.items import ViewFillingItem
 from app.ui.chart.widget import CandleChart, _ChartViewBox
@@ -150,10 +151,11 @@ class ConfidencePane:
         self.title = title or f"query {query_id}"
         st = chart.style_
         self.view_box = _ChartViewBox()
-        axis = pg.AxisItem("right")
-        axis.setTicks([[(0.6, "0.6"), (0.8, "0.8")]])  # none at the edges: panes abut
-        axis.setTextPen(st.text)
-        axis.setPen(st.axis)
+        font = QFont()
+        font.setPointSizeF(st.font_pt)
+        # None at the edges: panes abut.
+        axis = FixedAxis("right", [(0.6, "0.6"), (0.8, "0.8")], text=st.text, line=st.axis,
+                         font=font)
         self.plot = pg.PlotItem(viewBox=self.view_box, axisItems={"right": axis})
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
