@@ -59,7 +59,8 @@ class Timing:
         return f"{self.cpu_ms:7.2f} ({self.wall_ms:6.2f})"
 
 
-def measure(frame: Callable[[], None], reps: int, warmup: int = 2) -> Timing:
+def measure(frame: Callable[[], None], reps: int, warmup: int = 30) -> Timing:
+    # Timed from a steady state (caches, glyphs, the interpreter's specialisation).
     for _ in range(warmup):
         frame()
     cpu: list[float] = []
