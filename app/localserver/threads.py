@@ -12,7 +12,7 @@ the measurement (about a second per count) runs once per machine and engine buil
 
 Rules that keep the measurement honest:
 - One at a time: the cache is read, measured and written under a cross-process lock
-  (`fcntl.flock` on `engine-threads.lock` beside the cache), so servers started together
+  (`filelock` on `engine-threads.lock` beside the cache), so servers started together
   never time their threads against each other; the later ones wait and read the first
   one's result.
 - Quiet first: the CPU time other work takes is sampled (/proc/stat, 0.3 s) before the
@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import filelock
 import platformdirs
 
 from app.paths import APP_NAME
@@ -116,39 +117,26 @@ def free_cores(busy: float | None) -> int:
 @contextlib.contextmanager
 def measurement_lock(path: Path, timeout: float | None = None) -> Iterator[bool]:
     """Hold the cross-process lock beside the cache `path` (True), or go on without it
-    (False) when there is no fcntl, the lock file cannot be made, or another process held
-    it for `timeout` seconds."""
-    try:
-        import fcntl
-    except ImportError:  # not on every platform
-        yield False
-        return
+    (False) when the lock file cannot be made or another process held it for `timeout`
+    seconds."""
     lock = path.with_name(path.stem + ".lock")
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
-        handle = lock.open("a")
+        held = filelock.FileLock(lock, timeout=timeout)
+        held.acquire()
+    except filelock.Timeout:
+        log.warning("another server held %s for %.0f s: measuring anyway", lock, timeout)
+        yield False
+        return
     except OSError as exc:
         log.warning("no lock for the thread measurement (%s): measuring anyway", exc)
         yield False
         return
-    with handle:
-        timeout = LOCK_TIMEOUT if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    log.warning("another server held %s for %.0f s: measuring anyway",
-                                lock, timeout)
-                    yield False
-                    return
-                time.sleep(0.1)
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    try:
+        yield True
+    finally:
+        held.release()
 
 
 def _read_cache(path: Path) -> dict[str, dict[str, object]]:
