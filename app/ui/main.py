@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,21 +153,7 @@ def _import_core() -> None:
 async def import_core() -> None:
     """The core's modules, imported on a worker thread so the painted shell still handles
     its events meanwhile (the GIL is shared, but released to the GUI every few ms)."""
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-
-    def work() -> None:
-        try:
-            _import_core()
-            result: BaseException | None = None
-        except BaseException as exc:  # re-raised on the loop
-            result = exc
-        loop.call_soon_threadsafe(lambda: done.done() or done.set_result(result))
-
-    threading.Thread(target=work, name="import-core", daemon=True).start()
-    failure = await done
-    if failure is not None:
-        raise failure
+    await asyncio.to_thread(_import_core)
 
 
 async def run(args: argparse.Namespace) -> int:
