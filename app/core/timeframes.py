@@ -186,3 +186,13 @@ class TimeframeView:
         if self.seconds is None:
             return False
         return self._cache[self.seconds].sync(self.source)
+
+    def bar_of(self, i: int) -> int:
+        """Index in `store` of the bar holding the source's candle `i` (`len(store)` for
+        an index past the candles)."""
+        if self.seconds is None:
+            return i
+        if i >= len(self.source):
+            return len(self.store)
+        bars = self.store.t
+        return max(0, int(np.searchsorted(bars, float(self.source.t[i]), side="right")) - 1)

@@ -8,7 +8,6 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -330,11 +329,9 @@ class SessionView(QWidget):
         set_pending = getattr(self.chart, "set_pending", None)
         if set_pending is not None:
             first = p.ingested if m.owned and p.queued else None
-            shown = getattr(self.chart, "store", m.store)
-            if first is not None and shown is not m.store and first < len(m.store):
+            if first is not None and self.trader is not None:
                 # Bars of a coarser timeframe: fade from the bar holding the first unread.
-                first = max(0, int(np.searchsorted(shown.t, float(m.store.t[first]),
-                                                   side="right")) - 1)
+                first = self.trader.view_chart.timeframe.bar_of(first)
             set_pending(first)
 
     def refresh(self) -> None:
