@@ -90,6 +90,7 @@ class FlashBoard:
         # saw (the board is never drained by a view); only the newest are kept.
         self.flips: deque[Flip] = deque(maxlen=FLIPS_KEPT)
         self.flip_seq = 0
+        self.newest: tuple[str, Answer] | None = None  # (query, answer) last taken, any query
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -152,6 +153,7 @@ class FlashBoard:
         if prev is not None:
             q.history.appendleft(prev)
         q.latest = answer
+        self.newest = (q.query, answer)
         self._bump()
         return flip
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.ui import layout, theme
 from app.ui.banner import Banner, ConnectBar
+from app.ui.frame import frame
 from app.ui.tasks import spawn
 
 if TYPE_CHECKING:  # imported by attach(): the shell paints without them
@@ -412,6 +413,13 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         if not self._attached:
             return
+        frame.begin()
+        try:
+            self._refresh()
+        finally:
+            frame.end()
+
+    def _refresh(self) -> None:
         d = self.dashboard
         seen = (id(d.server), d.server.version)  # a reconnect swaps the state object
         if seen != self._seen_server or d.server.retry_at is not None:

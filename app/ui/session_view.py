@@ -32,6 +32,7 @@ from app.feeds.base import Feed
 from app.ui import theme
 from app.ui.durations import duration
 from app.ui.flash_panel import FlashPanel
+from app.ui.live_label import LiveLabel
 from app.ui.plots import make_plot
 from app.ui.stats_panel import StatsPanel
 from app.ui.tasks import spawn
@@ -45,8 +46,9 @@ LINK_COLOURS = {"open": theme.OK, "connecting": theme.WARN, "reconnecting": them
 
 
 def chip(text: str = "") -> QLabel:
-    label = QLabel(text, objectName="chip")
+    label = LiveLabel(objectName="chip")
     label.setTextFormat(Qt.TextFormat.RichText)
+    label.setText(text)
     return label
 
 

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QPushButton,
     QStyledItemDelegate,
@@ -39,6 +38,8 @@ from PySide6.QtWidgets import (
 from app.core.sessions import SessionRow, SessionsStore
 from app.ui import theme
 from app.ui.durations import ago
+from app.ui.frame import frame
+from app.ui.live_label import LiveLabel
 
 HEADERS = ("Session", "Type", "Tokens / context", "In use", "Last used", "Flash")
 COL_ID, COL_TYPE, COL_TOKENS, COL_IN_USE, COL_LAST, COL_FLASH = range(6)
@@ -308,7 +309,7 @@ class SessionsPanel(QWidget):
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.filter.textChanged.connect(lambda _t: self.count.setText(self.count_text()))
-        self.count = QLabel(objectName="muted")
+        self.count = LiveLabel(objectName="muted")
         self.table = SessionsView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -392,9 +393,12 @@ class SessionsPanel(QWidget):
         """Called on the display timer: applies diffs, ticks ages once a second."""
         if open_ids != self.model.open_ids:
             self.model.set_open_ids(open_ids)
-        self.model.apply_pending()
+        # A listing re-sorts and repaints the whole table: in a tick with room
+        # (app.ui.frame); the diffs wait in the store meanwhile.
+        if self.model.store.pending and frame.claim():
+            self.model.apply_pending()
         now = time.monotonic()
-        if now - self._last_tick >= 1.0:
+        if now - self._last_tick >= 1.0 and frame.claim():
             self._last_tick = now
             self.model.tick_ages()
             self.count.setText(self.count_text())

@@ -25,6 +25,7 @@ __all__ = [
     "FixedAxis",
     "GridItem",
     "PriceAxis",
+    "ValueAxis",
     "VolumeAxis",
     "price_decimals",
     "short_number",
@@ -82,6 +83,14 @@ class FastAxis(pg.AxisItem):
         self._placed_key: tuple[object, ...] | None = None
         self._placed: list[tuple[float, QRectF, QStaticText]] = []
 
+    def set_colours(self, *, text: str, line: str) -> None:
+        """New colours (a theme switch); pen() and textPen() report them too."""
+        self._text_pen = QPen(QColor(text))
+        self._line_pen = pg.mkPen(line)
+        self._rule = Rules(line)
+        self.setPen(self._line_pen)
+        self.setTextPen(self._text_pen)
+
     def boundingRect(self) -> QRectF:
         # pyqtgraph's works it out in Python from the style on every call, and Qt asks
         # several times a frame; it changes only with the axis's geometry.
@@ -129,11 +138,14 @@ class FastAxis(pg.AxisItem):
         lo, hi = self.range
         horizontal = self.orientation in ("top", "bottom")
         left, top = rect.left(), rect.top()
+        # A left axis hangs its marks and labels off its right edge, toward the plot.
+        on_left = self.orientation == "left"
+        edge = rect.right() if on_left else left
         # The axis line, every tick mark in one call, then every label with one pen.
         if horizontal:
             self._rule.draw(p, [top], [], rect)
         else:
-            self._rule.draw(p, [], [left], rect)
+            self._rule.draw(p, [], [edge], rect)
         labels: list[tuple[QPointF, QStaticText]] = []
         marks: list[tuple[float, float, float, float]] = []
         if hi > lo and horizontal:
@@ -144,13 +156,17 @@ class FastAxis(pg.AxisItem):
             bottom = rect.bottom()
             scale = rect.height() / (hi - lo)
             for value, label in self.tick_list():
-                st, _, height = self._static_text(label)
+                st, width, height = self._static_text(label)
                 half = height / 2
                 y = bottom - (value - lo) * scale
                 if not top + half <= y <= bottom - half or self.covered(y, half):
                     continue
-                marks.append((left, y, left + 4, y))
-                labels.append((QPointF(left + 7, y - half), st))
+                if on_left:
+                    marks.append((edge - 4, y, edge, y))
+                    labels.append((QPointF(edge - 7 - width, y - half), st))
+                else:
+                    marks.append((edge, y, edge + 4, y))
+                    labels.append((QPointF(edge + 7, y - half), st))
         if marks:
             self._marks.resize(len(marks))[:] = marks
             p.setPen(self._line_pen)
@@ -264,6 +280,16 @@ class FixedAxis(FastAxis):
         return [(v, label) for v, label in self._values if lo <= v <= hi]
 
 
+class ValueAxis(FastAxis):
+    """A plain value axis: round steps about `min_px` apart, short labels (1.2k)."""
+
+    def ticks(self, lo: float, hi: float, length_px: float) -> list[Tick]:
+        step = nice_step((hi - lo) * self.min_px / length_px, (1, 2, 5, 10))
+        first = math.ceil(lo / step - 1e-9)
+        return [(k * step, short_number(k * step))
+                for k in range(first, math.floor(hi / step + 1e-9) + 1)]
+
+
 class VolumeAxis(FastAxis):
     """Volume axis: at most two round labels, the pane is short."""
 
@@ -287,6 +313,10 @@ class GridItem(ViewFillingItem):
         self._axes = (price_axis, time_axis)
         self._rules = Rules(color)
         self.setZValue(-100)
+
+    def set_colour(self, color: str) -> None:
+        self._rules = Rules(color)
+        self.update()
 
     def paint(self, p: QPainter, *args: object) -> None:
         vb = self.getViewBox()

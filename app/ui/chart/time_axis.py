@@ -16,7 +16,7 @@ from PySide6.QtGui import QFont
 from app.streams.candles import CandleStore
 from app.ui.chart.axes import FastAxis
 
-__all__ = ["TimeAxisItem", "format_time", "time_ticks"]
+__all__ = ["ClockAxis", "TimeAxisItem", "clock_ticks", "format_time", "time_ticks"]
 
 _DAY = 86_400
 _SUB_DAY_STEPS = (
@@ -148,6 +148,23 @@ def time_ticks(
     return ticks
 
 
+def clock_ticks(t0: float, t1: float, px: float, tz: tzinfo | None = None,
+                min_px: float = 100.0) -> list[tuple[float, str]]:
+    """(unix time, label) ticks at round times in [t0, t1] for an axis `px` pixels long
+    that plots time itself (not candle indices)."""
+    if not t1 > t0 or px <= 0:
+        return []
+    per_label = (t1 - t0) / max(1.0, px / min_px)
+    step = next((s for s in _STEPS if s >= per_label), _STEPS[-1])
+    ticks: list[tuple[float, str]] = []
+    prev: float | None = None
+    for ts in _boundaries(t0, t1, step, tz):
+        if t0 <= ts <= t1:
+            ticks.append((ts, _cached_label(ts, prev, step, tz)))
+            prev = ts
+    return ticks
+
+
 _LABELS: dict[tuple[float, float | None, float, tzinfo | None], str] = {}
 
 
@@ -197,3 +214,14 @@ class TimeAxisItem(FastAxis):
 
     def data_key(self) -> tuple[float, ...]:
         return (len(self._store), self._store.epoch)
+
+
+class ClockAxis(FastAxis):
+    """Bottom axis of a plot whose x is unix time (the cockpit's live graphs)."""
+
+    def __init__(self, tz: tzinfo | None = None, *, text: str, line: str, font: QFont) -> None:
+        super().__init__("bottom", text=text, line=line, font=font)
+        self.tz = tz
+
+    def ticks(self, lo: float, hi: float, length_px: float) -> list[tuple[float, str]]:
+        return clock_ticks(lo, hi, length_px, self.tz, min_px=80.0)

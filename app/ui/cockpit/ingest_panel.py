@@ -7,6 +7,8 @@ Colours turn to the warning colour when the queue is 80 % full or drops are risi
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,7 +24,10 @@ from app.core.latency import Samples
 from app.core.timeseries import SeriesSet
 from app.ui import theme
 from app.ui.cockpit.graphs import TimeGraph
+from app.ui.frame import frame
+from app.ui.live_label import LEFT, LiveLabel
 
+NUMBERS_EVERY_S = 0.25  # the measured latencies' texts, at most this often
 SPANS = (("last 5 min", 300.0), ("last 15 min", 900.0), ("last hour", 3600.0))
 NUMBERS = ("queue", "items/s", "drops", "batches", "processing", "push → data_updated",
            "data_updated → flash")
@@ -44,8 +49,10 @@ class IngestPanel(QWidget):
         super().__init__(parent)
         self.cockpit: SessionCockpit | None = None
         self._shown: tuple[object, ...] = ()
+        self._measured = -1  # the latency samples' version last shown
+        self._numbers_at = 0.0
         self._warning: bool | None = None
-        self.heading = QLabel("<b>Ingest</b>")
+        self.heading = LiveLabel("<b>Ingest</b>")
         self.notice = QLabel(objectName="muted")
         self.notice.setWordWrap(True)
         self.span = QComboBox()
@@ -53,7 +60,7 @@ class IngestPanel(QWidget):
             self.span.addItem(label, seconds)
         self.span.currentIndexChanged.connect(lambda _i: self.set_span(self.span.currentData()))
         top = QHBoxLayout()
-        top.addWidget(self.heading, 1)
+        top.addWidget(self.heading, 1, LEFT)
         top.addWidget(QLabel("graphs:", objectName="muted"))
         top.addWidget(self.span)
         self.values: dict[str, QLabel] = {}
@@ -61,11 +68,12 @@ class IngestPanel(QWidget):
         grid.setColumnStretch(1, 1)
         grid.setVerticalSpacing(2)
         for i, name in enumerate(NUMBERS):
-            value = QLabel("–")
+            value = LiveLabel()
             value.setTextFormat(Qt.TextFormat.RichText)
+            value.setText("–")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             grid.addWidget(QLabel(name, objectName="muted"), i, 0)
-            grid.addWidget(value, i, 1)
+            grid.addWidget(value, i, 1, LEFT)
             self.values[name] = value
         self.graphs: list[TimeGraph] = []
         self.queue_graph = self._graph("Queue depth vs capacity", "entries")
@@ -121,7 +129,7 @@ class IngestPanel(QWidget):
         self._series = s
         # Colours by theme role: a theme switch redraws them in the new theme's.
         self.queue_graph.add(s["capacity"], "capacity", "MUTED", dashed=True)
-        self.queue_curve = self.queue_graph.add(s["queue"], "queue", "ACCENT", 2.0)
+        self.queue_curve = self.queue_graph.add(s["queue"], "queue", "ACCENT")
         self.rate_graph.add(s["items_per_s"], "processed", "OK")
         self.rate_graph.add(s["enqueued_per_s"], "enqueued", "ACCENT", dashed=True)
         self.drop_curve = self.drop_graph.add(s["drops_per_s"], "drops/s", "ERROR")
@@ -138,17 +146,23 @@ class IngestPanel(QWidget):
         poller.want(self.isVisible())
         if not self.isVisible():
             return
-        key = (poller.version, c.times.version, c.model.session_id)
-        if key != self._shown:
-            self._shown = key
+        # The measured latencies change with every data_updated: their texts are redrawn a
+        # few times a second, a new status at once.
+        now = time.monotonic()
+        key = (poller.version, c.model.session_id)
+        if key != self._shown or (c.times.version != self._measured
+                                  and now - self._numbers_at >= NUMBERS_EVERY_S):
+            self._shown, self._measured, self._numbers_at = key, c.times.version, now
             self._numbers(c)
-        # At most one graph redrawn per display tick (they change together, once a second
-        # with each poll): four plots at once make one long frame; one per tick, four short.
+        # One graph redrawn per display tick at most, when the tick has room (app.ui.frame):
+        # the four change together, once a second with each poll.
         n = len(self.graphs)
         for i in range(n):
             g = self.graphs[(self._next_graph + i) % n]
-            if g.refresh():
-                self._next_graph = (self._next_graph + i + 1) % n
+            if g.stale():
+                if frame.claim():
+                    g.refresh()
+                    self._next_graph = (self._next_graph + i + 1) % n
                 break
 
     def _numbers(self, c: SessionCockpit) -> None:

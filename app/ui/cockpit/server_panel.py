@@ -27,19 +27,29 @@ from PySide6.QtWidgets import (
 from app.core.cockpit import NOT_OFFERED, ServerOverview
 from app.ui import theme
 from app.ui.cockpit.graphs import SPARK_ROLE, SparklineDelegate
+from app.ui.frame import frame
+from app.ui.live_label import LEFT, LiveLabel
 
 HEALTH_COLOURS = {"ready": theme.OK, "loading": theme.WARN, "unreachable": theme.ERROR,
                   "error": "#b04ad8", "connecting": theme.MUTED}
 STRIP_MIN = 300  # the strip shows at least 5 minutes, so the first samples read as a band
 COLUMNS = ("session", "type", "tokens", "context", "cache", "queue", "queue (5 min)",
-           "tokens (5 min)", "drops", "items/s", "data v", "in use", "last used")
+           "tokens (5 min)", "drops", "items/s", "data v", "last answer", "in use",
+           "last used")
 SPARK_QUEUE, SPARK_TOKENS = COLUMNS.index("queue (5 min)"), COLUMNS.index("tokens (5 min)")
-LIVE_COLUMNS = (COLUMNS.index("queue"), COLUMNS.index("data v"))
+# What an open session's link changes, drawn on the next frame: acked queue, data
+# version, the newest flash answer (any query).
+LIVE_COLUMNS = (COLUMNS.index("queue"), COLUMNS.index("data v"), COLUMNS.index("last answer"))
+(_TYPE, _TOKENS, _CONTEXT, _CACHE, _QUEUE, _DROPS, _RATE, _VERSION, _ANSWER, _IN_USE,
+ _LAST_USED) = (COLUMNS.index(c) for c in ("type", "tokens", "context", "cache", "queue",
+                                            "drops", "items/s", "data v", "last answer",
+                                            "in use", "last used"))
+ANSWER_CHARS = 24  # of the answer's text in its cell (all of it in the tooltip)
 SPARK_POINTS = 60
 # Cells signalled per display tick by the once-a-second sync (the rest on the next ticks):
 # a repaint costs ~7 Python data() calls per cell, and 20 rows x 13 columns at once make
 # one long frame.
-CELLS_PER_TICK = 16
+CELLS_PER_TICK = 8
 ROWS_PER_TICK = 5  # rows the once-a-second sync compares per tick (13 data() calls each)
 ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole, Qt.ItemDataRole.ToolTipRole)
 Index = QModelIndex | QPersistentModelIndex
@@ -165,6 +175,25 @@ class SessionsModel(QAbstractTableModel):
     def _open(self, sid: str) -> Any:
         return self._models.get(sid)
 
+    @staticmethod
+    def _answer(model: Any, role: int) -> Any:
+        """The newest flash answer of an open session: its text and the data version it
+        answers; the query and confidence in the tooltip; sorted by when it came."""
+        newest = model.board.newest if model is not None else None
+        if newest is None:
+            return -1.0 if role == Qt.ItemDataRole.UserRole else \
+                None if role == Qt.ItemDataRole.ToolTipRole else "–"
+        query, a = newest
+        if role == Qt.ItemDataRole.UserRole:
+            return a.received_at
+        if role == Qt.ItemDataRole.ToolTipRole:
+            p = "" if a.odds is None else f", p {a.odds:.2f}"
+            return f"{query}\n→ {a.value} (data v{a.data_version}{p})"
+        text = " ".join(a.value.split()) or "(empty)"
+        if len(text) > ANSWER_CHARS:
+            text = text[:ANSWER_CHARS - 1] + "…"
+        return f"{text} · v{a.data_version}"
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         # The role first: a view asks ~7 roles per painted cell, most of them unused here.
         if role not in ROLES and role != SPARK_ROLE:
@@ -193,15 +222,15 @@ class SessionsModel(QAbstractTableModel):
         sort = role == Qt.ItemDataRole.UserRole
         if col == 0:
             return sid
-        if col == 1:
+        if col == _TYPE:
             return row.type or "?"
-        if col == 2:
+        if col == _TOKENS:
             return row.n_tokens if sort else f"{row.n_tokens:,}"
-        if col == 3:
+        if col == _CONTEXT:
             return row.context if sort else f"{row.context:,}"
-        if col == 4:
+        if col == _CACHE:
             return row.cache_usage if sort else f"{row.cache_usage * 100:.1f} %"
-        if col == 5:
+        if col == _QUEUE:
             # Freshest first: our own link's acks, gen 2's pending lines, the last status.
             q = model.server_queue if model is not None and model.pushes else \
                 row.pending if row.generation == 2 else \
@@ -213,18 +242,20 @@ class SessionsModel(QAbstractTableModel):
         if col in (SPARK_QUEUE, SPARK_TOKENS):
             return (line.queue.last if col == SPARK_QUEUE else line.tokens.last) or 0 \
                 if sort and line is not None else ""
-        if col == 8:
+        if col == _DROPS:
             return (line.dropped if line else -1) if sort else \
                 (f"{line.dropped:,}" if line and line.queue_capacity else "–")
-        if col == 9:
+        if col == _RATE:
             return (line.items_per_s if line else -1) if sort else \
                 (f"{line.items_per_s:,.1f}" if line and line.queue_capacity else "–")
-        if col == 10:
+        if col == _VERSION:
             v = model.data_version if model is not None else None
             return (v if v is not None else -1) if sort else ("–" if v is None else f"v{v}")
-        if col == 11:
+        if col == _ANSWER:
+            return self._answer(model, role)
+        if col == _IN_USE:
             return row.in_use if sort else ("yes" if row.in_use else "no")
-        if col == 12:
+        if col == _LAST_USED:
             return row.last_used_at if sort else time.strftime(
                 "%H:%M:%S", time.localtime(row.last_used_at)) if row.last_used_at else "–"
         return None
@@ -234,10 +265,11 @@ class ServerPanel(QWidget):
     def __init__(self, overview: ServerOverview, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.overview = overview
-        self.heading = QLabel("<b>Server overview</b>")
+        self.heading = LiveLabel("<b>Server overview</b>")
         self.heading.setTextFormat(Qt.TextFormat.RichText)
         self.strip = HealthStrip(overview)
-        self.strip_label = QLabel(objectName="muted")
+        self.strip_label = LiveLabel(objectName="muted")
+        self.strip_label.setTextFormat(Qt.TextFormat.RichText)
         self.values: dict[str, QLabel] = {}
         grid = QGridLayout()
         grid.setVerticalSpacing(2)
@@ -246,10 +278,11 @@ class ServerPanel(QWidget):
         names = ("health", "model", "sessions", "tokens", "queue depth", "drops", "ingest rate",
                  "stream status")
         for i, name in enumerate(names):
-            value = QLabel("–")
+            value = LiveLabel()
             value.setTextFormat(Qt.TextFormat.RichText)
+            value.setText("–")
             grid.addWidget(QLabel(name, objectName="muted"), i // 2, (i % 2) * 2)
-            grid.addWidget(value, i // 2, (i % 2) * 2 + 1)
+            grid.addWidget(value, i // 2, (i % 2) * 2 + 1, LEFT)
             self.values[name] = value
         self.model = SessionsModel(overview)
         from PySide6.QtCore import QSortFilterProxyModel
@@ -274,13 +307,13 @@ class ServerPanel(QWidget):
         header.setStretchLastSection(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
-        layout.addWidget(self.heading)
+        layout.addWidget(self.heading, 0, LEFT)
         layout.addWidget(self.strip)
-        layout.addWidget(self.strip_label)
+        layout.addWidget(self.strip_label, 0, LEFT)
         layout.addLayout(grid)
         layout.addWidget(self.table, 1)
         self._shown: tuple[object, ...] = ()
-        self._live: dict[str, tuple[int, int]] = {}
+        self._live: dict[str, tuple[int, int, int]] = {}
         theme.on_change(self._recolour)
 
     def _recolour(self, _effective: str) -> None:
@@ -301,7 +334,7 @@ class ServerPanel(QWidget):
         # the two once-a-second redraws do not land in the same frame.
         key = (o.version, d.sessions.version, d.server.version, id(d.sessions),
                int(time.time() + 0.5))
-        if key == self._shown:
+        if key == self._shown or not frame.claim():  # (a tick with room: app.ui.frame)
             return
         self._shown = key
         if self.model.sync():
@@ -333,17 +366,16 @@ class ServerPanel(QWidget):
             parts = " · ".join(f"<span style='color:{HEALTH_COLOURS[s]}'>■</span> {s} {n} s"
                                for s, n in counts.items() if n)
             self.strip_label.setText(f"health since {since}: {parts}")
-            self.strip_label.setTextFormat(Qt.TextFormat.RichText)
         self.heading.setText(f"<b>Server overview</b> · {d.url}")
 
     def _refresh_live(self) -> None:
         """Open sessions' link state (data version, acked queue) on the very next frame."""
         changed: list[tuple[int, int]] = []
         rows = {sid: r for r, sid in enumerate(self.model.ids)}
-        queue, version = LIVE_COLUMNS
+        queue, version, answer = LIVE_COLUMNS
         for item in self.overview.dashboard.open:
             m = item.model
-            now = (m.data_version, m.server_queue)
+            now = (m.data_version, m.server_queue, m.board.version)
             was = self._live.get(m.session_id)
             if was != now:
                 self._live[m.session_id] = now
@@ -354,6 +386,8 @@ class ServerPanel(QWidget):
                     changed.append((r, queue))
                 if was is None or was[0] != now[0]:
                     changed.append((r, version))
+                if was is None or was[2] != now[2]:
+                    changed.append((r, answer))
         if changed:
             self.model.live_changed(changed)
 

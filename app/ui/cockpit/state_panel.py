@@ -36,6 +36,8 @@ from PySide6.QtWidgets import (
 from app.api.surface import SessionOverview
 from app.core.cockpit import NOT_OFFERED, SessionCockpit, context_marks
 from app.ui import theme
+from app.ui.frame import frame
+from app.ui.live_label import LEFT, LiveLabel
 
 CACHE_WARN = 0.7  # cache bar turns amber at 70 % of the context, red at 90 %
 CACHE_FULL = 0.9
@@ -90,10 +92,10 @@ class StatePanel(QWidget):
         grid.addWidget(QLabel("cache", objectName="muted"), 0, 0)
         grid.addWidget(self.cache_bar, 0, 1)
         for row, name in enumerate(FIELDS, start=1):
-            value = QLabel("–")
+            value = LiveLabel("–")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             grid.addWidget(QLabel(name, objectName="muted"), row, 0)
-            grid.addWidget(value, row, 1)
+            grid.addWidget(value, row, 1, LEFT)
             self.values[name] = value
         # --- the decoded context
         self.search = QLineEdit(placeholderText="Search the context (Enter: next, "
@@ -108,7 +110,7 @@ class StatePanel(QWidget):
         next_btn.setToolTip("Next match")
         prev_btn.clicked.connect(lambda: self.find(self.search.text(), backwards=True))
         next_btn.clicked.connect(lambda: self.find(self.search.text()))
-        self.matches = QLabel(objectName="muted")
+        self.matches = LiveLabel(objectName="muted")
         bar = QHBoxLayout()
         bar.addWidget(self.search, 1)
         bar.addWidget(prev_btn)
@@ -158,7 +160,7 @@ class StatePanel(QWidget):
         poller = c.state
         poller.want(self.isVisible())
         key = (poller.version, c.model.session_id, int(time.time()))  # ages tick each second
-        if key == self._shown:
+        if key == self._shown or not frame.claim():  # (a tick with room: app.ui.frame)
             return
         self._shown = key
         self.heading.setText(f"<b>Session state</b> · {c.model.session_id}")
