@@ -11,11 +11,12 @@
    the sessions: data_updated, push_ack (queue size) and flash_ready. Latency runs from
    the moment the runner receives an event to the end of the first window repaint after
    the display tick that read it (the window's UpdateRequest returning from
-   QApplication.notify). The overview table shows every open session's data version and
-   acked queue, so every session's events are on screen (checked before measuring: until
-   1 Dec 2026 the 1800x1100 window showed one row of the 20, so most events were timed
-   to whatever unrelated repaint came next). A 5 ms heartbeat QTimer measures how late
-   the loop runs (lag).
+   QApplication.notify). The overview table shows every open session's data version,
+   acked queue and newest flash answer, so every event changes pixels (checked before
+   measuring: until 1 Dec 2026 the 1800x1100 window showed one row of the 20, and until
+   the answer column came a hidden tab's flash_ready changed nothing: either way such
+   events were timed to whatever unrelated repaint came next). A 5 ms heartbeat QTimer
+   measures how late the loop runs (lag).
 2. Memory: an hour of 20 busy sessions replayed fast on a simulated clock, through the
    same core objects (runners' event handling, link timings, ingest series, overview
    lines, health strip, a query per session per minute) and the panels repainted each
@@ -248,7 +249,7 @@ def place_docks(window: Any) -> None:
 
 def overview_shows_every_event(window: Any, n: int) -> None:
     """The premise of the latency figure: each session's row, with its live cells (data
-    version, acked queue), is on screen, so every event changes pixels."""
+    version, acked queue, newest answer), is on screen, so every event changes pixels."""
     from app.ui.cockpit.server_panel import LIVE_COLUMNS
 
     table = window.cockpit.server.table

@@ -15,14 +15,17 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
-# A text this much narrower than the room kept for it gives the room back (a long link
-# reason that went away); a digit or two less keeps it.
-SHRINK_PX = 48
+# A text this much shorter (in characters) than the one the room was fitted to gives the
+# room back (a long link reason that went away); a digit or two less keeps it.
+SHRINK = 0.6
+QWIDGETSIZE_MAX = (1 << 24) - 1
 # Where a live label sits in a layout cell wider than it (a fixed widget is centred).
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 
 class LiveLabel(QLabel):
+    _chars = 0  # length of the text the size was fitted to
+
     def __init__(self, text: str = "", parent: QWidget | None = None, **kwargs: object) -> None:
         super().__init__(parent, **kwargs)
         self.setText(text)
@@ -41,9 +44,14 @@ class LiveLabel(QLabel):
     def fit(self, again: bool = False) -> None:
         """Fix the size to the text."""
         self.ensurePolished()
+        fixed = self.minimumSize() == self.maximumSize()
+        if fixed and (again or len(self.text()) < self._chars * SHRINK):
+            # A QLabel's size hint is never below its minimum: free it to measure.
+            self.setMinimumSize(0, 0)
+            self.setMaximumSize(QWIDGETSIZE_MAX, QWIDGETSIZE_MAX)
+            fixed = False
         hint = self.sizeHint()
-        room = self.maximumWidth()
-        fixed = room == self.minimumWidth()
-        if (again or not fixed or hint.width() > room or hint.width() < room - SHRINK_PX
-                or hint.height() != self.maximumHeight()):
+        if not fixed or hint.width() > self.maximumWidth() \
+                or hint.height() != self.maximumHeight():
             self.setFixedSize(hint)
+            self._chars = len(self.text())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.api.models import FlashQuery
 from app.feeds import SyntheticFeed
 from app.ui.main_window import MainWindow
 from tests.core.live import TEST_PROMPT, small_spec
@@ -156,6 +157,18 @@ def test_server_overview_totals_and_table_match_the_listing(
                     timeout=10_000)
     assert panel.cell(sid, "queue").endswith(f"/ {status.streaming.queue_capacity}")
     assert panel.cell(sid, "data v") == f"v{view.model.data_version}"
+    # The newest flash answer, as the server has it once it answered the last data.
+    def answered() -> FlashQuery | None:
+        q = arun(c.sessions.list_flash(sid)).flash_queries[0]
+        return q if q.has_answer and q.data_version == view.model.data_version else None
+
+    qtbot.waitUntil(lambda: answered() is not None, timeout=60_000)
+    q = answered()
+    assert q is not None
+    text = " ".join(q.value.split()) or "(empty)"
+    qtbot.waitUntil(lambda: panel.cell(sid, "last answer").startswith(text[:20]) and
+                    panel.cell(sid, "last answer").endswith(f" · v{q.data_version}"),
+                    timeout=10_000)
     # The health strip samples on its own clock: wait for its first "ready" sample.
     qtbot.waitUntil(lambda: any(state == "ready" for _, state in overview.health),
                     timeout=10_000)

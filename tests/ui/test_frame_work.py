@@ -1,0 +1,102 @@
+"""What keeps a display tick short: live labels that do not re-lay out their window, and
+one slot per tick for the work that can wait (app.ui.frame)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.ui import frame as frame_module
+from app.ui.frame import PATIENCE, Frame
+from app.ui.live_label import LEFT, LiveLabel
+
+
+class LayoutRequests(QObject):
+    def __init__(self, watched: QWidget) -> None:
+        super().__init__()
+        self.count = 0
+        watched.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.count += 1
+        return False
+
+
+@pytest.fixture
+def row(qtbot: Any) -> tuple[QWidget, LiveLabel, QLabel]:
+    outer = QWidget()
+    inner = QWidget()
+    line = QHBoxLayout(inner)
+    live = LiveLabel("data v100 · 60 entries", objectName="chip")
+    plain = QLabel("data v100 · 60 entries")
+    line.addWidget(live, 0, LEFT)
+    line.addWidget(plain)
+    QVBoxLayout(outer).addWidget(inner)
+    qtbot.addWidget(outer)
+    outer.show()
+    qtbot.waitExposed(outer)
+    return outer, live, plain
+
+
+def settle(qtbot: Any) -> None:
+    for _ in range(6):  # a layout request travels one parent per event-loop pass
+        qtbot.wait(1)
+
+
+def test_a_live_label_takes_new_digits_without_laying_out_its_parents(
+        row: tuple[QWidget, LiveLabel, QLabel], qtbot: Any) -> None:
+    outer, live, plain = row
+    settle(qtbot)
+    requests = LayoutRequests(outer)
+    width = live.width()
+    for v in range(101, 140):
+        live.setText(f"data v{v} · 60 entries")
+        settle(qtbot)
+    assert requests.count == 0 and live.width() == width
+    assert live.text() == "data v139 · 60 entries"
+    # The same change to a plain QLabel goes up to the top: what LiveLabel is for.
+    plain.setText("data v101 · 60 entries")
+    settle(qtbot)
+    assert requests.count > 0
+
+
+def test_a_live_label_grows_to_fit_and_gives_room_back_when_much_shorter(
+        row: tuple[QWidget, LiveLabel, QLabel], qtbot: Any) -> None:
+    _outer, live, _plain = row
+    narrow = live.width()
+    live.setText("data v100 · 60 entries · 12,345 not yet read (faded)")
+    settle(qtbot)
+    assert live.width() > narrow and live.width() >= live.sizeHint().width()
+    assert live.minimumWidth() == live.maximumWidth()  # fixed: the parents are not asked
+    wide = live.width()
+    live.setText("v1")
+    settle(qtbot)
+    assert live.width() < wide / 2 and live.width() >= live.sizeHint().width()
+
+
+def test_the_frame_grants_one_deferrable_piece_per_tick() -> None:
+    f = Frame()
+    assert f.claim() and f.claim()  # outside a tick: everything at once
+    f.begin()
+    assert f.claim()
+    assert not f.claim()  # the second piece waits for the next tick
+    f.end()
+    f.begin()
+    assert f.claim()
+    f.end()
+
+
+def test_a_full_tick_puts_work_off_but_not_for_ever(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frame_module, "ROOM_S", -1.0)  # every tick already used its room
+    f = Frame()
+    granted = []
+    for _ in range(PATIENCE + 2):
+        f.begin()
+        granted.append(f.claim())
+        f.end()
+    assert granted[:PATIENCE] == [False] * PATIENCE
+    assert granted[PATIENCE]  # put off PATIENCE ticks in a row: done now, room or not
