@@ -90,6 +90,7 @@ class FlashPanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.tree = QTreeWidget()
+        theme.opaque_viewport(self.tree)
         self.tree.setHeaderLabels(list(HEADERS))
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(True)

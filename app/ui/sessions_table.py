@@ -311,6 +311,7 @@ class SessionsPanel(QWidget):
         self.filter.textChanged.connect(lambda _t: self.count.setText(self.count_text()))
         self.count = LiveLabel(objectName="muted")
         self.table = SessionsView()
+        theme.opaque_viewport(self.table)
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_LAST, Qt.SortOrder.DescendingOrder)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QWidget
 
 BG = "#14171c"
 PANEL = "#1b1f26"
@@ -170,3 +170,34 @@ def apply(app: QApplication, choice: str = "system") -> None:
     if signal is not None and not getattr(app, "_ls_theme_follow", False):
         app._ls_theme_follow = True  # type: ignore[attr-defined]
         signal.connect(lambda _scheme: _mode == "system" and set_mode(app, "system"))
+
+
+class _Opaque(QObject):
+    """Turns a viewport's background fill back on after the style sheet polishes it."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Polish, QEvent.Type.StyleChange) and \
+                isinstance(obj, QWidget) and not obj.autoFillBackground():
+            obj.setAutoFillBackground(True)
+        return False
+
+
+_opaque: _Opaque | None = None
+
+
+def opaque_viewport(view: QAbstractScrollArea) -> None:
+    """Keep a live item view's viewport opaque under the style sheet.
+
+    The sheet's background rule turns the viewport's own fill off and draws it as a
+    styled background instead, which Qt does not count as opaque: every changed cell then
+    repaints each parent beneath it first (main window, dock, panel, frame), all
+    through the style sheet (bench.cockpit: the docks' repaints under the overview's
+    live cells). Filled with the palette's Base, which the theme sets to the sheet's
+    colour, the viewport is opaque and a cell repaints only itself.
+    """
+    global _opaque
+    if _opaque is None:
+        _opaque = _Opaque()
+    viewport = view.viewport()
+    viewport.setAutoFillBackground(True)
+    viewport.installEventFilter(_opaque)

@@ -80,6 +80,9 @@ class TimeGraph(pg.PlotWidget):
         self._heading = (title, False)  # (text, warning)
         self._drawn: tuple[object, ...] = ()
         self._syncing = False
+        # The view paints its whole background itself: opaque, so a redraw does not repaint
+        # the panel and dock beneath it first (see theme.opaque_viewport).
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setMinimumHeight(120)
         self.setMenuEnabled(True)
         self.setLabel("left", unit)

@@ -292,6 +292,7 @@ class ServerPanel(QWidget):
         self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
         self.proxy.setDynamicSortFilter(True)
         self.table = QTableView()
+        theme.opaque_viewport(self.table)
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
