@@ -100,3 +100,52 @@ def test_a_full_tick_puts_work_off_but_not_for_ever(monkeypatch: pytest.MonkeyPa
         f.end()
     assert granted[:PATIENCE] == [False] * PATIENCE
     assert granted[PATIENCE]  # put off PATIENCE ticks in a row: done now, room or not
+
+
+class Paints(QObject):
+    def __init__(self, watched: QWidget) -> None:
+        super().__init__()
+        self.count = 0
+        watched.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def test_a_changed_cell_repaints_only_its_view_in_either_theme(qapp: Any, qtbot: Any) -> None:
+    """Under the style sheet a viewport is not opaque: a changed cell would repaint the
+    panel beneath it first. theme.opaque_viewport keeps it opaque across theme switches."""
+    from PySide6.QtGui import QStandardItem, QStandardItemModel
+    from PySide6.QtWidgets import QTableView
+
+    from app.ui import theme
+
+    panel = QWidget()
+    table = QTableView()
+    theme.opaque_viewport(table)
+    model = QStandardItemModel(20, 4)
+    for r in range(20):
+        for c in range(4):
+            model.setItem(r, c, QStandardItem("–"))
+    table.setModel(model)
+    QVBoxLayout(panel).addWidget(table)
+    qtbot.addWidget(panel)
+    try:
+        for mode in ("dark", "light"):
+            theme.set_mode(qapp, mode)
+            panel.show()
+            qtbot.waitExposed(panel)
+            settle(qtbot)
+            beneath = Paints(panel)
+            viewport = Paints(table.viewport())
+            model.setData(model.index(3, 1), f"v{mode}")
+            qtbot.waitUntil(lambda v=viewport: v.count > 0, timeout=2_000)
+            settle(qtbot)
+            assert beneath.count == 0, mode
+            assert table.viewport().autoFillBackground()
+            assert table.viewport().palette().color(table.viewport().backgroundRole()).name() \
+                == theme.PANEL
+    finally:
+        theme.set_mode(qapp, "system")
