@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import numpy as np
@@ -9,8 +10,9 @@ import pytest
 
 from app.feeds import random_walk
 from app.streams.candles import Candle, CandleStore
+from app.ui.chart.axes import ValueAxis
 from app.ui.chart.lod import CandleLod, level_for
-from app.ui.chart.time_axis import time_ticks
+from app.ui.chart.time_axis import clock_ticks, time_ticks
 
 
 def _brute(store: CandleStore, level: int, i0: int, i1: int) -> np.ndarray:
@@ -107,6 +109,27 @@ def test_time_ticks_minutes_show_times_and_date_on_day_change() -> None:
         when = datetime.fromtimestamp(t[i], UTC)
         assert label in ("Mar 5", when.strftime("%H:%M"))
         assert when.minute % 5 == 0
+
+
+def test_clock_ticks_sit_on_round_times_about_the_asked_spacing_apart() -> None:
+    """The cockpit graphs' x axis plots unix time itself: 5 minutes over 500 px."""
+    t0 = _utc(2024, 3, 4, 23, 57, 20)
+    ticks = clock_ticks(t0, t0 + 300, 500, UTC, min_px=80)
+    assert 2 <= len(ticks) <= 6
+    steps = {b - a for (a, _), (b, _) in itertools.pairwise(ticks)}
+    assert len(steps) == 1 and steps.pop() * 500 / 300 >= 80
+    assert all(t0 <= t <= t0 + 300 and t % 60 == 0 for t, _ in ticks)
+    assert "Mar 5" in [label for _, label in ticks]  # midnight shows the date
+    assert clock_ticks(t0, t0, 500) == [] and clock_ticks(t0, t0 + 300, 0) == []
+
+
+def test_value_axis_ticks_are_round_and_cover_the_range(qapp: object) -> None:
+    from PySide6.QtGui import QFont
+
+    axis = ValueAxis("left", text="#ffffff", line="#000000", font=QFont(), min_px=22.0)
+    ticks = axis.ticks(-0.04, 1.0, 80)
+    assert [v for v, _ in ticks] == [0.0, 0.5, 1.0]
+    assert [label for _, label in axis.ticks(0, 4400, 60)] == ["0", "2k", "4k"]
 
 
 def test_time_ticks_daily_data_over_years() -> None:

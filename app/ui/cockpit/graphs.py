@@ -29,6 +29,7 @@ SPARK_ROLE = Qt.ItemDataRole.UserRole + 1
 AXIS_PT = 8.0
 VALUE_AXIS_PX = 50  # room for "12.5k" and the unit beside it
 GRID_MIX = 0.45  # grid lines: this much of the border colour over the panel's
+ZERO_ROOM = 0.04  # of the y range, below zero
 
 
 def grid_colour() -> str:
@@ -68,7 +69,7 @@ class TimeGraph(pg.PlotWidget):
         font.setPointSizeF(AXIS_PT)
         colours = {"text": theme.MUTED, "line": theme.BORDER, "font": font}
         self._clock = ClockAxis(**colours)
-        self._values = ValueAxis("left", min_px=28.0, **colours)
+        self._values = ValueAxis("left", min_px=22.0, **colours)
         super().__init__(parent=parent, axisItems={"bottom": self._clock, "left": self._values})
         self.title = title
         self.span = RECENT
@@ -194,9 +195,11 @@ class TimeGraph(pg.PlotWidget):
         self._syncing = True
         try:
             self.setXRange(t - self.span, t, padding=0.01)
-            # Every cockpit measure is >= 0: the axis starts at zero, and a flat zero line
-            # gets a readable 0..1 scale instead of pyqtgraph's +-0.5 around it.
-            self.setYRange(0.0, top * 1.1 if top > 0 else 1.0, padding=0)
+            # Every cockpit measure is >= 0: zero sits just above the bottom edge (a
+            # one-pixel line at zero, no drops, stays in view), and a flat zero line gets a
+            # readable 0..1 scale instead of pyqtgraph's +-0.5 around it.
+            high = top * 1.1 if top > 0 else 1.0
+            self.setYRange(-high * ZERO_ROOM, high, padding=0)
         finally:
             self._syncing = False
         return True
