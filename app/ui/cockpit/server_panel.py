@@ -47,7 +47,7 @@ LIVE_COLUMNS = (COLUMNS.index("queue"), COLUMNS.index("data v"), COLUMNS.index("
 ANSWER_CHARS = 24  # of the answer's text in its cell (all of it in the tooltip)
 SPARK_POINTS = 60
 # Cells signalled per display tick by the once-a-second sync (the rest on the next ticks):
-# a repaint costs ~7 Python data() calls per cell, and 20 rows x 13 columns at once make
+# a repaint costs ~7 Python data() calls per cell, and 20 rows x 14 columns at once make
 # one long frame.
 CELLS_PER_TICK = 8
 ROWS_PER_TICK = 5  # rows the once-a-second sync compares per tick (13 data() calls each)
