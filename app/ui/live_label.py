@@ -5,53 +5,89 @@ out each parent in turn up to the window, one event-loop pass per level, after t
 display tick has painted: a chip whose number changes width moves its neighbours and
 repaints the session view a second time (bench.cockpit: most of the frames that kept
 event-to-pixel p99 above 16 ms). A widget of fixed size does not ask (Qt skips the
-parents when minimum == maximum), so this label fixes its size to its text and only
-changes it when the text no longer fits, or is much shorter: the width grows with the
-text and does not shake as digits change.
+parents when minimum == maximum), so the text sits in a QLabel whose size is fixed to it
+and changes only when the text no longer fits, or is much shorter: the width grows with
+the text and does not shake as digits change.
+
+A fixed-size widget cannot be squeezed either: in a row too narrow for it, it would
+overlap its neighbour. So the label sits in a holder that asks for the label's size but
+accepts less, and clips it, as a plain QLabel is cut in a cramped row.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 # A text this much shorter (in characters) than the one the room was fitted to gives the
 # room back (a long link reason that went away); a digit or two less keeps it.
 SHRINK = 0.6
 QWIDGETSIZE_MAX = (1 << 24) - 1
-# Where a live label sits in a layout cell wider than it (a fixed widget is centred).
+CUT_TO_PX = 64  # the least a cramped row leaves of a label
+# Where a live label sits in a layout cell wider than it.
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 
-class LiveLabel(QLabel):
-    _chars = 0  # length of the text the size was fitted to
-
-    def __init__(self, text: str = "", parent: QWidget | None = None, **kwargs: object) -> None:
-        super().__init__(parent, **kwargs)
-        self.setText(text)
-
-    def setText(self, text: str) -> None:
-        if text == self.text():
-            return
-        super().setText(text)
-        self.fit()
+class _Fitted(QLabel):
+    """The label itself: refits when a theme's style sheet changes its padding or font."""
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self.fit(again=True)  # a theme's style sheet sets the padding
+        holder = self.parentWidget()
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) and \
+                isinstance(holder, LiveLabel):
+            holder.fit(again=True)
+
+
+class LiveLabel(QWidget):
+    """QLabel's text API (setText, text, setTextFormat, setTextInteractionFlags) over a
+    label that does not re-lay out its window when its text changes."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *,
+                 objectName: str = "") -> None:
+        super().__init__(parent)
+        self._chars = 0  # length of the text the size was fitted to
+        self.label = _Fitted(self, objectName=objectName)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.setText(text)
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def setText(self, text: str) -> None:
+        if text != self.label.text():
+            self.label.setText(text)
+            self.fit()
+
+    def setTextFormat(self, fmt: Qt.TextFormat) -> None:
+        self.label.setTextFormat(fmt)
+        self.fit(again=True)
+
+    def setTextInteractionFlags(self, flags: Qt.TextInteractionFlag) -> None:
+        self.label.setTextInteractionFlags(flags)
+
+    def sizeHint(self) -> QSize:
+        return self.label.size()
+
+    def minimumSizeHint(self) -> QSize:
+        # A cramped row cuts it, as a QLabel; the longest texts give up the most room.
+        return QSize(min(self.label.width(), CUT_TO_PX), self.label.height())
 
     def fit(self, again: bool = False) -> None:
-        """Fix the size to the text."""
-        self.ensurePolished()
-        fixed = self.minimumSize() == self.maximumSize()
-        if fixed and (again or len(self.text()) < self._chars * SHRINK):
+        """Fix the label's size to its text; tell the layout only if the size changed."""
+        label = self.label
+        label.ensurePolished()
+        fixed = label.minimumSize() == label.maximumSize()
+        if fixed and (again or len(label.text()) < self._chars * SHRINK):
             # A QLabel's size hint is never below its minimum: free it to measure.
-            self.setMinimumSize(0, 0)
-            self.setMaximumSize(QWIDGETSIZE_MAX, QWIDGETSIZE_MAX)
+            label.setMinimumSize(0, 0)
+            label.setMaximumSize(QWIDGETSIZE_MAX, QWIDGETSIZE_MAX)
             fixed = False
-        hint = self.sizeHint()
-        if not fixed or hint.width() > self.maximumWidth() \
-                or hint.height() != self.maximumHeight():
-            self.setFixedSize(hint)
-            self._chars = len(self.text())
+        hint = label.sizeHint()
+        if not fixed or hint.width() > label.maximumWidth() \
+                or hint.height() != label.maximumHeight():
+            before = label.size() if fixed else None
+            label.setFixedSize(hint)
+            self._chars = len(label.text())
+            if hint != before:
+                self.updateGeometry()

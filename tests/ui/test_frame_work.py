@@ -3,6 +3,7 @@ one slot per tick for the work that can wait (app.ui.frame)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ def row(qtbot: Any) -> tuple[QWidget, LiveLabel, QLabel]:
     line.addWidget(plain)
     QVBoxLayout(outer).addWidget(inner)
     qtbot.addWidget(outer)
+    outer.resize(900, 80)  # room for the longest text below
     outer.show()
     qtbot.waitExposed(outer)
     return outer, live, plain
@@ -52,11 +54,11 @@ def test_a_live_label_takes_new_digits_without_laying_out_its_parents(
     outer, live, plain = row
     settle(qtbot)
     requests = LayoutRequests(outer)
-    width = live.width()
+    width = live.label.width()
     for v in range(101, 140):
         live.setText(f"data v{v} · 60 entries")
         settle(qtbot)
-    assert requests.count == 0 and live.width() == width
+    assert requests.count == 0 and live.label.width() == width
     assert live.text() == "data v139 · 60 entries"
     # The same change to a plain QLabel goes up to the top: what LiveLabel is for.
     plain.setText("data v101 · 60 entries")
@@ -67,15 +69,33 @@ def test_a_live_label_takes_new_digits_without_laying_out_its_parents(
 def test_a_live_label_grows_to_fit_and_gives_room_back_when_much_shorter(
         row: tuple[QWidget, LiveLabel, QLabel], qtbot: Any) -> None:
     _outer, live, _plain = row
-    narrow = live.width()
+    narrow = live.label.width()
     live.setText("data v100 · 60 entries · 12,345 not yet read (faded)")
     settle(qtbot)
-    assert live.width() > narrow and live.width() >= live.sizeHint().width()
-    assert live.minimumWidth() == live.maximumWidth()  # fixed: the parents are not asked
-    wide = live.width()
+    label = live.label
+    assert label.width() > narrow and label.width() >= label.sizeHint().width()
+    assert label.minimumWidth() == label.maximumWidth()  # fixed: the parents are not asked
+    assert live.width() == label.width()  # and the row gave it the room
+    wide = label.width()
     live.setText("v1")
     settle(qtbot)
-    assert live.width() < wide / 2 and live.width() >= live.sizeHint().width()
+    assert label.width() < wide / 2 and live.width() == label.width()
+
+
+def test_a_cramped_row_cuts_live_labels_instead_of_overlapping_them(qtbot: Any) -> None:
+    row = QWidget()
+    line = QHBoxLayout(row)
+    chips = [LiveLabel(f"chip {i} · a fairly long text", objectName="chip") for i in range(3)]
+    for c in chips:
+        line.addWidget(c)
+    qtbot.addWidget(row)
+    row.resize(200, 40)
+    row.show()
+    qtbot.waitExposed(row)
+    settle(qtbot)
+    spans = sorted((c.x(), c.x() + c.width()) for c in chips)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # side by side
+    assert sum(c.width() for c in chips) < sum(c.label.width() for c in chips)  # cut
 
 
 def test_the_frame_grants_one_deferrable_piece_per_tick() -> None:
