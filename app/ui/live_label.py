@@ -10,8 +10,9 @@ and changes only when the text no longer fits, or is much shorter: the width gro
 the text and does not shake as digits change.
 
 A fixed-size widget cannot be squeezed either: in a row too narrow for it, it would
-overlap its neighbour. So the label sits in a holder that asks for the label's size but
-accepts less, and clips it, as a plain QLabel is cut in a cramped row.
+overlap its neighbour. So the label sits in a holder that asks for the label's size, as
+a QLabel does, but clips it when a row too narrow for all gives it less, as a QLabel is
+cut.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 # room back (a long link reason that went away); a digit or two less keeps it.
 SHRINK = 0.6
 QWIDGETSIZE_MAX = (1 << 24) - 1
-CUT_TO_PX = 64  # the least a cramped row leaves of a label
 # Where a live label sits in a layout cell wider than it.
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
@@ -70,8 +70,7 @@ class LiveLabel(QWidget):
         return self.label.size()
 
     def minimumSizeHint(self) -> QSize:
-        # A cramped row cuts it, as a QLabel; the longest texts give up the most room.
-        return QSize(min(self.label.width(), CUT_TO_PX), self.label.height())
+        return self.label.size()  # as a QLabel's: a row squeezed below it cuts the text
 
     def fit(self, again: bool = False) -> None:
         """Fix the label's size to its text; tell the layout only if the size changed."""

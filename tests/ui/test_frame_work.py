@@ -83,15 +83,17 @@ def test_a_live_label_grows_to_fit_and_gives_room_back_when_much_shorter(
 
 
 def test_a_cramped_row_cuts_live_labels_instead_of_overlapping_them(qtbot: Any) -> None:
-    row = QWidget()
+    window = QWidget()  # holds the row at a width it cannot grow from (a docked panel's)
+    row = QWidget(window)
     line = QHBoxLayout(row)
     chips = [LiveLabel(f"chip {i} · a fairly long text", objectName="chip") for i in range(3)]
     for c in chips:
         line.addWidget(c)
-    qtbot.addWidget(row)
-    row.resize(200, 40)
-    row.show()
-    qtbot.waitExposed(row)
+    qtbot.addWidget(window)
+    window.resize(200, 40)
+    row.setGeometry(0, 0, 200, 40)
+    window.show()
+    qtbot.waitExposed(window)
     settle(qtbot)
     spans = sorted((c.x(), c.x() + c.width()) for c in chips)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # side by side
