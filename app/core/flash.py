@@ -118,6 +118,7 @@ class FlashBoard:
 
     def clear(self) -> None:
         self.queries.clear()
+        self.newest = None
         self._bump()
 
     def record(

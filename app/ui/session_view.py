@@ -45,7 +45,7 @@ LINK_COLOURS = {"open": theme.OK, "connecting": theme.WARN, "reconnecting": them
                 "closed": theme.ERROR}
 
 
-def chip(text: str = "") -> QLabel:
+def chip(text: str = "") -> LiveLabel:
     label = LiveLabel(objectName="chip")
     label.setTextFormat(Qt.TextFormat.RichText)
     label.setText(text)

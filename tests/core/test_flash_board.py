@@ -77,3 +77,15 @@ def test_set_queries_keeps_answers_and_drops_removed() -> None:
     assert list(board.queries) == [1]
     assert board.queries[1].latest is not None
     assert board.specs() == [{"query": "a", "max_tokens": 16}]
+
+
+def test_newest_is_the_last_answer_taken_of_any_query() -> None:
+    board = FlashBoard()
+    assert board.newest is None
+    board.record(1, "trend?", "Yes", 2.5, 1, 100.0, now=100.0)
+    board.record(2, "volume?", "No", 1.0, 1, 100.0, now=100.5)
+    board.record(1, "trend?", "Yes", 2.5, 1, 100.0, now=101.0)  # repeated: not taken
+    query, answer = board.newest or ("", None)
+    assert query == "volume?" and answer is not None and answer.value == "No"
+    board.clear()
+    assert board.newest is None

@@ -105,6 +105,11 @@ def _steps() -> list[float]:
 _STEPS = _steps()
 
 
+def _step(per_label: float) -> float:
+    """The shortest round step at least `per_label` seconds long."""
+    return next((s for s in _STEPS if s >= per_label), _STEPS[-1])
+
+
 def time_ticks(
     t: np.ndarray,
     x0: float,
@@ -125,7 +130,7 @@ def time_ticks(
     max_labels = max(1.0, px / min_px)
     # Spread over the candles actually visible, so gaps (weekends) do not thin labels.
     per_label = span / max_labels * ((i1 - i0) / max(1.0, (x1 - x0)))
-    step = next((s for s in _STEPS if s >= per_label), _STEPS[-1])
+    step = _step(per_label)
     bounds = np.asarray(_boundaries(float(t[i0]), float(t[i1]), step, tz))
     idx = np.searchsorted(t, bounds, side="left")
     # A tick belongs to its round time only if a candle starts within one step
@@ -155,7 +160,7 @@ def clock_ticks(t0: float, t1: float, px: float, tz: tzinfo | None = None,
     if not t1 > t0 or px <= 0:
         return []
     per_label = (t1 - t0) / max(1.0, px / min_px)
-    step = next((s for s in _STEPS if s >= per_label), _STEPS[-1])
+    step = _step(per_label)
     ticks: list[tuple[float, str]] = []
     prev: float | None = None
     for ts in _boundaries(t0, t1, step, tz):

@@ -63,7 +63,7 @@ class IngestPanel(QWidget):
         top.addWidget(self.heading, 1, LEFT)
         top.addWidget(QLabel("graphs:", objectName="muted"))
         top.addWidget(self.span)
-        self.values: dict[str, QLabel] = {}
+        self.values: dict[str, LiveLabel] = {}
         grid = QGridLayout()
         grid.setColumnStretch(1, 1)
         grid.setVerticalSpacing(2)

@@ -270,7 +270,7 @@ class ServerPanel(QWidget):
         self.strip = HealthStrip(overview)
         self.strip_label = LiveLabel(objectName="muted")
         self.strip_label.setTextFormat(Qt.TextFormat.RichText)
-        self.values: dict[str, QLabel] = {}
+        self.values: dict[str, LiveLabel] = {}
         grid = QGridLayout()
         grid.setVerticalSpacing(2)
         grid.setColumnStretch(1, 1)

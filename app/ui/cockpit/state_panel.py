@@ -85,7 +85,7 @@ class StatePanel(QWidget):
         self.cache_bar.setRange(0, 1000)
         self.cache_bar.setTextVisible(True)
         self.cache_bar.setFixedHeight(16)
-        self.values: dict[str, QLabel] = {}
+        self.values: dict[str, LiveLabel] = {}
         grid = QGridLayout()
         grid.setColumnStretch(1, 1)
         grid.setVerticalSpacing(3)
