@@ -15,14 +15,17 @@ from app.ui.frame import PATIENCE, Frame
 from app.ui.live_label import LEFT, LiveLabel
 
 
-class LayoutRequests(QObject):
-    def __init__(self, watched: QWidget) -> None:
+class Events(QObject):
+    """Counts the events of one type that reach `watched`."""
+
+    def __init__(self, watched: QWidget, kind: QEvent.Type) -> None:
         super().__init__()
+        self.kind = kind
         self.count = 0
         watched.installEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.LayoutRequest:
+        if event.type() == self.kind:
             self.count += 1
         return False
 
@@ -53,7 +56,7 @@ def test_a_live_label_takes_new_digits_without_laying_out_its_parents(
         row: tuple[QWidget, LiveLabel, QLabel], qtbot: Any) -> None:
     outer, live, plain = row
     settle(qtbot)
-    requests = LayoutRequests(outer)
+    requests = Events(outer, QEvent.Type.LayoutRequest)
     width = live.label.width()
     for v in range(101, 140):
         live.setText(f"data v{v} · 60 entries")
@@ -124,18 +127,6 @@ def test_a_full_tick_puts_work_off_but_not_for_ever(monkeypatch: pytest.MonkeyPa
     assert granted[PATIENCE]  # put off PATIENCE ticks in a row: done now, room or not
 
 
-class Paints(QObject):
-    def __init__(self, watched: QWidget) -> None:
-        super().__init__()
-        self.count = 0
-        watched.installEventFilter(self)
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            self.count += 1
-        return False
-
-
 def test_a_changed_cell_repaints_only_its_view_in_either_theme(qapp: Any, qtbot: Any) -> None:
     """Under the style sheet a viewport is not opaque: a changed cell would repaint the
     panel beneath it first. theme.opaque_viewport keeps it opaque across theme switches."""
@@ -160,8 +151,8 @@ def test_a_changed_cell_repaints_only_its_view_in_either_theme(qapp: Any, qtbot:
             panel.show()
             qtbot.waitExposed(panel)
             settle(qtbot)
-            beneath = Paints(panel)
-            viewport = Paints(table.viewport())
+            beneath = Events(panel, QEvent.Type.Paint)
+            viewport = Events(table.viewport(), QEvent.Type.Paint)
             model.setData(model.index(3, 1), f"v{mode}")
             qtbot.waitUntil(lambda v=viewport: v.count > 0, timeout=2_000)
             settle(qtbot)
